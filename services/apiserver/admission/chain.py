@@ -1,0 +1,36 @@
+"""The admission chain: mutating plugins first, then validating ones, as kube-apiserver orders them."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .namespace_lifecycle import NamespaceLifecycle
+from .resource_quota import ResourceQuotaAdmission
+from .service_account import ServiceAccountAdmission
+from .tolerations import DefaultTolerationSeconds
+
+if TYPE_CHECKING:
+    from ..registry.catalog import Registry
+    from ..registry.store import Store
+
+
+class AdmissionChain:
+    def __init__(self) -> None:
+        self.registry: "Registry | None" = None
+        self.lifecycle = NamespaceLifecycle(self)
+        self.mutating = [ServiceAccountAdmission(), DefaultTolerationSeconds()]
+        self.quota = ResourceQuotaAdmission(self)
+
+    def bind(self, registry: "Registry") -> None:
+        self.registry = registry
+
+    async def __call__(self, op: str, store: "Store", obj: dict[str, Any] | None, old: dict[str, Any] | None,
+                       dry_run: bool) -> None:
+        """op is CREATE, UPDATE, DELETE (before) or DELETED (after the object left the store)."""
+        if op == "DELETED":
+            await self.quota.released(store, old or {})
+            return
+        await self.lifecycle.admit(op, store, obj, old)
+        if op == "CREATE" and obj is not None:
+            for plugin in self.mutating:
+                plugin.admit(store.strategy, obj)
+            await self.quota.admit(store, obj, dry_run)

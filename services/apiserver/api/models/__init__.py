@@ -1,0 +1,1 @@
+"""kubeling's resource definitions (field schemas), one module per API group."""

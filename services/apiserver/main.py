@@ -1,0 +1,62 @@
+"""`kubeling apiserver`: the Kubernetes REST API over kubeling's store (or a real etcd)."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+HELP = """Serve the Kubernetes REST API (v1.32-compatible) over an etcd v3 JSON gateway.
+
+The apiserver is the only component that talks to the store: kubectl, the scheduler, the
+controller-manager and node agents all go through it. Objects live under
+/registry/<resource>/<namespace>/<name>; resourceVersion is the store's mod_revision.
+Several apiservers may serve one store at once."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kubeling apiserver", description=HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--etcd-servers", required=True,
+                   help="comma-separated store client URLs (kubeling etcd peers or real etcd members); the apiserver fails over between them")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--secure-port", type=int, default=6443,
+                   help="port to serve on (plain HTTP for now; TLS arrives in a later release) (default 6443)")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12",
+                   help="CIDR from which Service ClusterIPs are allocated (default 10.96.0.0/12)")
+    p.add_argument("--service-node-port-range", default="30000-32767",
+                   help="port range reserved for NodePort Services (default 30000-32767)")
+    p.add_argument("--token-auth-file", default=None, help="accepted for compatibility; authentication is not enforced yet")
+    p.add_argument("--log-level", default="info", help="log level: debug, info, warning, error")
+    args = p.parse_args(argv)
+    try:
+        ipaddress.ip_network(args.service_cluster_ip_range, strict=False)
+    except ValueError:
+        p.error(f"invalid --service-cluster-ip-range {args.service_cluster_ip_range!r}")
+    try:
+        lo, hi = (int(x) for x in args.service_node_port_range.split("-"))
+        if not 0 < lo <= hi <= 65535:
+            raise ValueError
+    except ValueError:
+        p.error(f"invalid --service-node-port-range {args.service_node_port_range!r} (want e.g. 30000-32767)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    import uvicorn
+
+    from kubeling.shared import log as klog
+
+    from .registry.catalog import Config
+    from .server.app import APIServer, build_app
+
+    logger = klog.setup("apiserver", args.log_level)
+    servers = [s.strip() for s in args.etcd_servers.split(",") if s.strip()]
+    server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
+                       f"{args.bind_address}:{args.secure_port}")
+    logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
+    config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
+                            access_log=False, timeout_graceful_shutdown=3, lifespan="on")
+    uvicorn.Server(config).run()  # uvicorn handles SIGTERM/SIGINT: stops accepting, drains, runs shutdown
+    logger.info("apiserver stopped")
+    return 0

@@ -1,0 +1,76 @@
+"""Every resource kubeling serves, in discovery order, built from the strategies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..storage import EtcdClient
+from .cronjobs import CronJobStrategy
+from .daemonsets import DaemonSetStrategy
+from .deployments import DeploymentStrategy
+from .jobs import JobStrategy
+from .namespaces import NamespaceStrategy
+from .nodes import NodeStrategy
+from .pods import PodStrategy
+from .replicasets import ReplicaSetStrategy
+from .replicationcontrollers import ReplicationControllerStrategy
+from .resourcequotas import ResourceQuotaStrategy
+from .services import ServiceStrategy
+from .simple import (ClusterRoleBindingStrategy, ClusterRoleStrategy, ConfigMapStrategy, EndpointSliceStrategy,
+                     EndpointsStrategy, EventStrategy, LeaseStrategy, RoleBindingStrategy, RoleStrategy,
+                     SecretStrategy, ServiceAccountStrategy)
+from .store import Admit, Store
+from .strategy import Strategy
+
+
+@dataclass
+class Config:
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: str = "30000-32767"
+
+
+def strategies(config: Config) -> list[Strategy]:
+    return [
+        PodStrategy(), ServiceStrategy(config.service_cluster_ip_range, config.service_node_port_range),
+        ReplicationControllerStrategy(), NamespaceStrategy(), NodeStrategy(), EventStrategy(), EndpointsStrategy(),
+        ConfigMapStrategy(), SecretStrategy(), ServiceAccountStrategy(), ResourceQuotaStrategy(),
+        DeploymentStrategy(), ReplicaSetStrategy(), DaemonSetStrategy(), StatefulSetStrategy(),
+        JobStrategy(), CronJobStrategy(), LeaseStrategy(),
+        RoleStrategy(), RoleBindingStrategy(), ClusterRoleStrategy(), ClusterRoleBindingStrategy(),
+        EndpointSliceStrategy(),
+    ]
+
+
+from .statefulsets import StatefulSetStrategy  # noqa: E402  (kept with the other apps kinds above)
+
+
+class Registry:
+    """Stores by (group, resource), plus lookups the router and discovery need."""
+
+    def __init__(self, client: EtcdClient, config: Config, admit: Admit | None = None) -> None:
+        self.client = client
+        self.config = config
+        self.stores: dict[tuple[str, str], Store] = {}
+        for s in strategies(config):
+            self.stores[(s.group, s.resource)] = Store(client, s, admit)
+
+    def get(self, group: str, version: str, resource: str) -> Store | None:
+        st = self.stores.get((group, resource))
+        if st is None or st.strategy.version != version:
+            return None
+        return st
+
+    def by_kind(self, group: str, kind: str) -> Store | None:
+        for st in self.stores.values():
+            if st.strategy.group == group and st.strategy.kind == kind:
+                return st
+        return None
+
+    def groups(self) -> dict[str, list[Strategy]]:
+        out: dict[str, list[Strategy]] = {}
+        for st in self.stores.values():
+            out.setdefault(st.strategy.group, []).append(st.strategy)
+        return out
+
+    async def close(self) -> None:
+        for st in self.stores.values():
+            await st.cache.close()

@@ -1,0 +1,451 @@
+"""The generic registry store: create/get/list/update/delete/watch for every resource.
+
+Upstream's `k8s.io/apiserver/pkg/registry/generic/registry.Store`, over the etcd JSON gateway:
+- resourceVersion is the store's mod_revision; a list's resourceVersion is the read revision;
+- writes are txns guarded on mod_revision (optimistic concurrency: 409 Conflict on a stale
+  resourceVersion) or on version == 0 (create: 409 AlreadyExists);
+- anything allocated alongside the object (service IPs and ports) is written in the same txn,
+  so nothing is ever half-written.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime as _dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import errors
+from ..storage import Compare, EtcdClient, KeyValue, StoreError, prefix_end
+from ..storage.client import op_delete, op_put
+from ..validation.field import invalid_error
+from .objects import decode, encode, generate_name, meta, new_uid, now, rfc3339, strip_rv
+from .selectors import FieldSelector, LabelSelector
+from .strategy import Strategy
+from .watchcache import CacheEvent, WatchCache
+
+Admit = Callable[[str, "Store", dict[str, Any] | None, dict[str, Any] | None, bool], Awaitable[None]]
+
+
+@dataclass
+class WatchItem:
+    type: str  # ADDED MODIFIED DELETED BOOKMARK ERROR
+    object: dict[str, Any]
+
+
+class _Retry(Exception):
+    pass
+
+
+def _store_error(e: StoreError) -> errors.StatusError:
+    if e.compacted:
+        return errors.gone("The resourceVersion for the provided list is too old.")
+    if e.http_status in (500, 503):
+        return errors.unavailable(f"the store is unavailable: {e}")
+    return errors.internal(str(e))
+
+
+class Store:
+    """One resource's storage, parameterised only by its Strategy."""
+
+    def __init__(self, client: EtcdClient, strategy: Strategy, admit: Admit | None = None) -> None:
+        self.client = client
+        self.strategy = strategy
+        self.admit = admit
+        self.cache = WatchCache(client, f"/registry/{strategy.resource}/")
+        self.prefix = self.cache.prefix
+
+    # --- keys -----------------------------------------------------------------------------------
+    def key(self, namespace: str | None, name: str) -> str:
+        if self.strategy.namespaced:
+            return f"{self.prefix}{namespace}/{name}"
+        return f"{self.prefix}{name}"
+
+    def collection_prefix(self, namespace: str | None) -> str:
+        if self.strategy.namespaced and namespace:
+            return f"{self.prefix}{namespace}/"
+        return self.prefix
+
+    def _not_found(self, name: str) -> errors.StatusError:
+        return errors.not_found(self.strategy.resource, name, self.strategy.group)
+
+    # --- reads ----------------------------------------------------------------------------------
+    async def _get_kv(self, namespace: str | None, name: str) -> KeyValue | None:
+        try:
+            kv, _ = await self.client.get(self.key(namespace, name))
+        except StoreError as e:
+            raise _store_error(e) from e
+        return kv
+
+    async def get(self, namespace: str | None, name: str) -> dict[str, Any]:
+        kv = await self._get_kv(namespace, name)
+        if kv is None:
+            raise self._not_found(name)
+        return self._finish(decode(kv.value, kv.mod_revision))
+
+    async def try_get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        kv = await self._get_kv(namespace, name)
+        return self._finish(decode(kv.value, kv.mod_revision)) if kv else None
+
+    def _finish(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj.setdefault("apiVersion", self.strategy.api_version)
+        obj.setdefault("kind", self.strategy.kind)
+        return obj
+
+    def matches(self, obj: dict[str, Any], labels: LabelSelector, fields: FieldSelector) -> bool:
+        if not labels.empty() and not labels.matches(meta(obj).get("labels")):
+            return False
+        if not fields.empty() and not fields.matches(self.strategy.fields(obj)):
+            return False
+        return True
+
+    async def list(self, namespace: str | None, labels: LabelSelector, fields: FieldSelector, limit: int = 0,
+                   continue_token: str | None = None) -> tuple[list[dict[str, Any]], int, str | None, int | None]:
+        """Returns (items, list resourceVersion, continue token, remainingItemCount)."""
+        prefix = self.collection_prefix(namespace)
+        start, revision = prefix, 0
+        if continue_token:
+            try:
+                tok = json.loads(base64.b64decode(continue_token))
+                start, revision = tok["start"], int(tok["rv"])
+                if not start.startswith(prefix):
+                    raise ValueError
+            except Exception:
+                raise errors.bad_request("continue key is not valid: invalid continue token") from None
+        end = prefix_end(prefix)
+        name = fields.exact("metadata.name")
+        items: list[dict[str, Any]] = []
+        try:
+            if name is not None and not continue_token and (namespace or not self.strategy.namespaced):
+                kv, rev = await self.client.get(self.key(namespace, name))
+                if kv:
+                    obj = self._finish(decode(kv.value, kv.mod_revision))
+                    if self.matches(obj, labels, fields):
+                        items.append(obj)
+                return items, rev, None, None
+            page = max(limit, 0)
+            while True:
+                batch = (page + 1) if page else 0
+                kvs, more, count, header_rev = await self.client.range(start, end, limit=batch, revision=revision)
+                if not revision:
+                    revision = header_rev
+                for i, kv in enumerate(kvs):
+                    if page and len(items) == page:
+                        token = base64.b64encode(json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": kv.key}).encode()).decode()
+                        remaining = None
+                        if labels.empty() and fields.empty():
+                            remaining = count - i
+                        return items, revision, token, remaining
+                    obj = self._finish(decode(kv.value, kv.mod_revision))
+                    if self.matches(obj, labels, fields):
+                        items.append(obj)
+                if not more or not kvs:
+                    return items, revision, None, None
+                start = kvs[-1].key + "\0"
+        except StoreError as e:
+            if e.compacted and continue_token:
+                raise errors.gone("The provided continue parameter is too old to display a consistent list result. "
+                                  "You can start a new list without the continue parameter, or use the continue token in "
+                                  "this response to retrieve the remainder of the results. Continuing with the provided "
+                                  "token results in an inconsistent list - objects that were created, modified, or deleted "
+                                  "between the time the first chunk was returned and now may show up in the list.") from e
+            raise _store_error(e) from e
+
+    # --- create ---------------------------------------------------------------------------------
+    async def create(self, namespace: str | None, obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        s = self.strategy
+        obj = copy.deepcopy(obj)
+        md = meta(obj)
+        if s.namespaced:
+            if md.get("namespace") and namespace and md["namespace"] != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            md["namespace"] = namespace or md.get("namespace")
+        else:
+            md.pop("namespace", None)
+        obj["apiVersion"], obj["kind"] = s.api_version, s.kind
+        for f in ("resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"):
+            md.pop(f, None)
+        md["creationTimestamp"] = rfc3339()
+        md["uid"] = new_uid()
+        if s.has_generation:
+            md["generation"] = 1
+        else:
+            md.pop("generation", None)
+        s.prepare_for_create(obj)
+        s.default(obj)
+        s.canonicalize(obj)
+        generated = not md.get("name") and bool(md.get("generateName"))
+        for attempt in range(5):
+            if generated:
+                md["name"] = generate_name(md["generateName"])
+            errs = s.validate(obj)
+            if errs:
+                raise invalid_error(s.kind, md.get("name") or md.get("generateName", ""), errs, s.group)
+            if self.admit:
+                await self.admit("CREATE", self, obj, None, dry_run)
+            key = self.key(md.get("namespace"), md["name"])
+            compares, ops = await s.allocations(self, None, obj)
+            if dry_run:
+                md.pop("resourceVersion", None)
+                return obj
+            try:
+                res = await self.client.txn([Compare(key, "VERSION", 0), *compares], [op_put(key, encode(obj)), *ops])
+            except StoreError as e:
+                raise _store_error(e) from e
+            if res.succeeded:
+                md["resourceVersion"] = str(res.revision)
+                return obj
+            if await self._get_kv(md.get("namespace"), md["name"]) is not None:
+                if generated and attempt < 4:
+                    continue
+                raise errors.already_exists(s.resource, md["name"], s.group)
+            # an allocation raced with another apiserver: pick again
+        raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate after several attempts")
+
+    # --- update ---------------------------------------------------------------------------------
+    async def update(self, namespace: str | None, name: str, mutate: Callable[[dict[str, Any]], Any],
+                     subresource: str = "", dry_run: bool = False, precondition_rv: str | None = None,
+                     create_if_missing: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> tuple[dict[str, Any], bool]:
+        """Read-modify-write with compare-and-swap, retried on races when the client gave no RV.
+
+        `mutate(current)` returns the desired object (it may be async). Returns (object, created).
+        """
+        s = self.strategy
+        for _ in range(20):
+            kv = await self._get_kv(namespace, name)
+            if kv is None:
+                if create_if_missing is not None:
+                    return await create_if_missing(), True
+                raise self._not_found(name)
+            old = self._finish(decode(kv.value, kv.mod_revision))
+            new = mutate(copy.deepcopy(old))
+            if asyncio.iscoroutine(new):
+                new = await new
+            new = copy.deepcopy(new)
+            nmd = meta(new)
+            rv = nmd.get("resourceVersion") or precondition_rv
+            if rv and rv != str(kv.mod_revision):
+                raise errors.conflict(s.resource, name, s.group)
+            if nmd.get("name") and nmd["name"] != name:
+                raise errors.bad_request(f'the name of the object ({nmd["name"]}) does not match the name on the URL ({name})')
+            if s.namespaced and nmd.get("namespace") and nmd["namespace"] != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            try:
+                result = await self._write_update(kv, old, new, subresource, dry_run, guarded=bool(rv))
+            except _Retry:
+                continue
+            return result, False
+        raise errors.conflict(s.resource, name, s.group, "too many concurrent updates, please retry")
+
+    async def _write_update(self, kv: KeyValue, old: dict[str, Any], new: dict[str, Any], subresource: str,
+                            dry_run: bool, guarded: bool) -> dict[str, Any]:
+        s = self.strategy
+        omd, nmd = meta(old), meta(new)
+        new["apiVersion"], new["kind"] = s.api_version, s.kind
+        if s.namespaced:
+            nmd["namespace"] = omd.get("namespace")
+        nmd["name"] = omd.get("name")
+        if not nmd.get("uid") and omd.get("uid"):
+            nmd["uid"] = omd["uid"]
+        for f in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if f in omd:
+                nmd[f] = omd[f]
+            else:
+                nmd.pop(f, None)
+        if subresource == "status":
+            s.prepare_for_status_update(new, old)
+        elif subresource in ("", "scale"):
+            s.prepare_for_update(new, old)
+        s.default(new)
+        s.canonicalize(new)
+        if s.has_generation:
+            gen = omd.get("generation", 1)
+            nmd["generation"] = gen + 1 if s.spec_changed(new, old) else gen
+        errs = s.validate_update(new, old)
+        if errs:
+            raise invalid_error(s.kind, omd.get("name", ""), errs, s.group)
+        if self.admit:
+            await self.admit("UPDATE", self, new, old, dry_run)
+        nmd.pop("resourceVersion", None)
+        if strip_rv(new) == strip_rv(old):
+            return old  # a no-op update writes nothing and keeps the resourceVersion
+        if dry_run:
+            nmd["resourceVersion"] = omd.get("resourceVersion")
+            return new
+        key = kv.key
+        if nmd.get("deletionTimestamp") and not nmd.get("finalizers") and not s.deletion_pending(new):
+            # the last finalizer is gone: the object leaves the store now
+            return await self._delete_now(kv, new, guarded)
+        compares, ops = await s.allocations(self, old, new)
+        try:
+            res = await self.client.txn([Compare(key, "MOD", kv.mod_revision), *compares], [op_put(key, encode(new)), *ops])
+        except StoreError as e:
+            raise _store_error(e) from e
+        if not res.succeeded:
+            if guarded:
+                cur = await self.client.get(key)
+                if cur[0] is None:
+                    raise self._not_found(omd.get("name", ""))
+                if cur[0].mod_revision != kv.mod_revision:
+                    raise errors.conflict(s.resource, omd.get("name", ""), s.group)
+            raise _Retry()
+        nmd["resourceVersion"] = str(res.revision)
+        return new
+
+    # --- delete ---------------------------------------------------------------------------------
+    async def delete(self, namespace: str | None, name: str, options: dict[str, Any] | None = None,
+                     dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+        """Returns (object, deleted_now). Objects with finalizers or a grace period are only marked."""
+        s = self.strategy
+        options = options or {}
+        pre = options.get("preconditions") or {}
+        for _ in range(20):
+            kv = await self._get_kv(namespace, name)
+            if kv is None:
+                raise self._not_found(name)
+            obj = self._finish(decode(kv.value, kv.mod_revision))
+            md = meta(obj)
+            if pre.get("uid") and pre["uid"] != md.get("uid"):
+                raise errors.conflict(s.resource, name, s.group,
+                                      f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {md.get('uid')}")
+            if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
+                raise errors.conflict(s.resource, name, s.group,
+                                      f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {md.get('resourceVersion')}")
+            if self.admit:
+                await self.admit("DELETE", self, None, obj, dry_run)
+            grace = options.get("gracePeriodSeconds")
+            policy = options.get("propagationPolicy")
+            if options.get("orphanDependents") is True:
+                policy = "Orphan"
+            new = copy.deepcopy(obj)
+            nmd = meta(new)
+            finalizers = list(nmd.get("finalizers") or [])
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers and not md.get("deletionTimestamp"):
+                finalizers.append("foregroundDeletion")
+            if policy == "Orphan" and "orphan" not in finalizers and not md.get("deletionTimestamp"):
+                finalizers.append("orphan")
+            graceful = not s.on_delete_immediately(obj, grace)
+            marked = s.mark_for_deletion(new)
+            if not finalizers and not graceful and not marked:
+                if dry_run:
+                    return obj, True
+                try:
+                    return await self._delete_now(kv, obj, guarded=False), True
+                except _Retry:
+                    continue
+            # mark for deletion: finalizers must be removed, or the grace period must run out
+            if finalizers:
+                nmd["finalizers"] = finalizers
+            if graceful:
+                if grace is None:
+                    grace = (new.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                cur = nmd.get("deletionGracePeriodSeconds")
+                if cur is not None and grace >= cur:
+                    return obj, False  # already terminating with a shorter or equal grace
+                nmd["deletionGracePeriodSeconds"] = int(grace)
+                nmd["deletionTimestamp"] = rfc3339(now() + _dt.timedelta(seconds=int(grace)))
+                if grace == 0 and not finalizers:
+                    if dry_run:
+                        return obj, True
+                    try:
+                        return await self._delete_now(kv, obj, guarded=False), True
+                    except _Retry:
+                        continue
+            else:
+                if md.get("deletionTimestamp") and nmd.get("finalizers") == md.get("finalizers") and new == obj:
+                    return obj, False
+                nmd.setdefault("deletionTimestamp", rfc3339())
+                nmd.setdefault("deletionGracePeriodSeconds", 0)
+            if dry_run:
+                return new, False
+            try:
+                res = await self.client.txn([Compare(kv.key, "MOD", kv.mod_revision)], [op_put(kv.key, encode(new))])
+            except StoreError as e:
+                raise _store_error(e) from e
+            if res.succeeded:
+                nmd["resourceVersion"] = str(res.revision)
+                return new, False
+        raise errors.conflict(s.resource, name, s.group, "too many concurrent updates, please retry")
+
+    async def _delete_now(self, kv: KeyValue, obj: dict[str, Any], guarded: bool) -> dict[str, Any]:
+        compares, ops = await self.strategy.allocations(self, obj, None)
+        try:
+            res = await self.client.txn([Compare(kv.key, "MOD", kv.mod_revision), *compares], [op_delete(kv.key), *ops])
+        except StoreError as e:
+            raise _store_error(e) from e
+        if not res.succeeded:
+            if guarded:
+                raise errors.conflict(self.strategy.resource, meta(obj).get("name", ""), self.strategy.group)
+            raise _Retry()
+        if self.admit:
+            await self.admit("DELETED", self, None, obj, False)
+        return obj
+
+    # --- watch ----------------------------------------------------------------------------------
+    async def watch(self, namespace: str | None, labels: LabelSelector, fields: FieldSelector,
+                    resource_version: str | None) -> AsyncIterator[WatchItem]:
+        """Events after `resource_version`; with "" or "0", synthetic ADDED events for the current
+        state come first. Stale versions end in an ERROR event carrying a 410 Status."""
+        prefix = self.collection_prefix(namespace)
+        if resource_version and resource_version != "0":
+            try:
+                after = int(resource_version)
+            except ValueError:
+                raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+        else:
+            items, after, _, _ = await self.list(namespace, labels, fields)
+            for obj in items:
+                yield WatchItem("ADDED", obj)
+        await self.cache.ensure_started()
+        sub = self.cache.subscribe(after)
+        if sub is None:
+            async for item in self._direct_watch(prefix, after, labels, fields):
+                yield item
+            return
+        try:
+            while True:
+                ev = await sub.queue.get()
+                if ev is sub.CLOSED:
+                    return
+                if not ev.key.startswith(prefix):
+                    continue
+                item = self._convert(ev, labels, fields)
+                if item:
+                    yield item
+        finally:
+            self.cache.unsubscribe(sub)
+
+    def _convert(self, ev: CacheEvent, labels: LabelSelector, fields: FieldSelector) -> WatchItem | None:
+        new_ok = ev.obj is not None and self.matches(ev.obj, labels, fields)
+        old_ok = ev.prev is not None and self.matches(ev.prev, labels, fields)
+        if ev.obj is None:
+            if old_ok:
+                return WatchItem("DELETED", self._finish(copy.deepcopy(ev.prev)))
+            return None
+        obj = self._finish(copy.deepcopy(ev.obj))
+        if new_ok and ev.prev is None:
+            return WatchItem("ADDED", obj)
+        if new_ok and old_ok:
+            return WatchItem("MODIFIED", obj)
+        if new_ok:
+            return WatchItem("ADDED", obj)
+        if old_ok:  # it left the selection: clients see it go away
+            return WatchItem("DELETED", obj)
+        return None
+
+    async def _direct_watch(self, prefix: str, after: int, labels: LabelSelector, fields: FieldSelector) -> AsyncIterator[WatchItem]:
+        from .watchcache import to_cache_events
+        try:
+            async for batch in self.client.watch(prefix, after + 1):
+                if isinstance(batch, int):
+                    yield WatchItem("ERROR", errors.gone(f"too old resource version: {after} ({batch})").status())
+                    return
+                for ev in to_cache_events(batch):
+                    item = self._convert(ev, labels, fields)
+                    if item:
+                        yield item
+        except StoreError as e:
+            yield WatchItem("ERROR", _store_error(e).status())

@@ -1,0 +1,209 @@
+"""The ASGI application: routing, content negotiation, Status errors and bootstrap.
+
+One catch-all route parses Kubernetes URLs itself, so every failure (unknown path, bad method,
+bad body, oversized body, store outage) goes through one place and becomes a Status object.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..admission import AdmissionChain
+from ..api import discovery, errors
+from ..openapi.generate import OpenAPI
+from ..registry.catalog import Config, Registry
+from ..storage import EtcdClient, StoreError
+from . import codec
+from .handlers import Handlers
+from .routes import parse
+
+log = logging.getLogger("apiserver")
+
+REQUESTS = Counter("apiserver_request_total", "API requests by verb, resource and code", ["verb", "resource", "code"])
+LATENCY = Histogram("apiserver_request_duration_seconds", "API request latency (watches excluded)", ["verb", "resource"])
+
+VERSION = {"major": "1", "minor": "32", "emulationMajor": "1", "emulationMinor": "32", "gitVersion": "v1.32.0-kubeling",
+           "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+           "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.4", "compiler": "gc", "platform": "linux/amd64"}
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class APIServer:
+    def __init__(self, etcd_servers: list[str], config: Config, address: str) -> None:
+        self.client = EtcdClient(etcd_servers)
+        self.config = config
+        self.address = address
+        self.admission = AdmissionChain()
+        self.registry = Registry(self.client, config, self.admission)
+        self.admission.bind(self.registry)
+        self.handlers = Handlers(self.registry)
+        self.openapi = OpenAPI(self.registry)
+        self.ready = False
+
+    # --- bootstrap ------------------------------------------------------------------------------
+    async def bootstrap(self) -> None:
+        """Create the system namespaces and the `kubernetes` service; safe with several apiservers."""
+        ns_store = self.registry.get("", "v1", "namespaces")
+        for name in BOOTSTRAP_NAMESPACES:
+            try:
+                await ns_store.create(None, {"metadata": {"name": name}})
+            except errors.StatusError as e:
+                if e.code != 409:
+                    raise
+        svc = self.registry.get("", "v1", "services")
+        first_ip = str(next(svc.strategy.ip_net.hosts()))
+        try:
+            await svc.create("default", {"metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                                         "spec": {"type": "ClusterIP", "clusterIP": first_ip,
+                                                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": int(self.address.rsplit(':', 1)[1])}]}})
+        except errors.StatusError as e:
+            if e.code not in (409, 422):
+                raise
+        self.ready = True
+
+    # --- dispatch -------------------------------------------------------------------------------
+    async def __call__(self, request: Request) -> Response:
+        start = time.monotonic()
+        verb, resource, code = request.method, "", 500
+        try:
+            resp = await self.dispatch(request)
+            code = resp.status_code
+            return resp
+        except errors.StatusError as e:
+            code = e.code
+            return codec.status_response(e)
+        except StoreError as e:
+            code = 503
+            return codec.status_response(errors.unavailable(f"the store is unavailable: {e}"))
+        except ClientDisconnect:
+            code = 499
+            return Response(status_code=499)
+        except Exception as e:  # a bug, not a client mistake: log it and still answer with a Status
+            log.exception("unhandled error", extra={"path": request.url.path})
+            return codec.status_response(errors.internal(repr(e)))
+        finally:
+            REQUESTS.labels(verb, resource, str(code)).inc()
+            if request.query_params.get("watch") not in ("true", "1"):
+                LATENCY.labels(verb, resource).observe(time.monotonic() - start)
+
+    async def _body(self, request: Request) -> bytes:
+        cl = request.headers.get("content-length")
+        if cl and cl.isdigit() and int(cl) > codec.MAX_BODY:
+            raise errors.too_large()
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > codec.MAX_BODY:
+                raise errors.too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.url.path.rstrip("/") or "/"
+        method = request.method
+        accept = request.headers.get("accept")
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            if path.startswith("/readyz") and not self.ready:
+                return PlainTextResponse("[-]bootstrap not finished\nreadyz check failed", 500)
+            return PlainTextResponse("ok")
+        if path == "/version":
+            return codec.respond(VERSION)
+        if path == "/metrics":
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        if path.startswith("/openapi/v3"):
+            if method != "GET":
+                raise errors.method_not_allowed()
+            doc = self.openapi.document(path[len("/openapi/v3"):].strip("/"))
+            if doc is None:
+                raise errors.route_not_found()
+            return Response(doc, media_type="application/json")
+        groups = self.registry.groups()
+        agg = discovery.AGGREGATED_CT in (accept or "") or "as=APIGroupDiscoveryList" in (accept or "")
+        if path in ("/api", "/apis"):
+            if method != "GET":
+                raise errors.method_not_allowed()
+            if agg:
+                return Response(json.dumps(discovery.aggregated(groups, path == "/api")),
+                                media_type=discovery.AGGREGATED_CT, headers={"Vary": "Accept"})
+            doc = discovery.api_versions(self.address) if path == "/api" else discovery.api_group_list(groups)
+            return Response(json.dumps(doc), media_type="application/json", headers={"Vary": "Accept"})
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            if parts[1] != "v1":
+                raise errors.route_not_found()
+            return codec.respond(discovery.api_resource_list("", "v1", groups.get("", [])))
+        if parts[0] == "apis" and len(parts) in (2, 3):
+            ss = groups.get(parts[1])
+            if not ss or parts[1] == "" or (len(parts) == 3 and parts[2] != ss[0].version):
+                raise errors.route_not_found()
+            if len(parts) == 2:
+                return codec.respond(discovery.api_group(parts[1], ss[0].version))
+            return codec.respond(discovery.api_resource_list(parts[1], parts[2], ss))
+
+        def is_namespaced(group: str, resource: str) -> bool:
+            st = self.registry.stores.get((group, resource))
+            return bool(st and st.strategy.namespaced)
+
+        rp = parse(path, is_namespaced)
+        if rp is None:
+            raise errors.route_not_found()
+        store = self.registry.get(rp.group, rp.version, rp.resource)
+        if store is None:
+            raise errors.route_not_found()
+        s = store.strategy
+        if rp.namespace is not None and not s.namespaced:
+            raise errors.route_not_found()
+        known_subs = {"", "status" if s.has_status else "", "scale" if s.has_scale else ""} | {x[0] for x in s.extra_subresources}
+        if rp.subresource not in known_subs:
+            raise errors.route_not_found()
+        if s.namespaced and rp.name is not None and rp.namespace is None:
+            raise errors.route_not_found()
+        codec.check_accept(accept)
+        if method == "GET":
+            return await self.handlers.get(request, store, rp)
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            raw = await self._body(request)
+            if method == "PATCH":
+                return await self.handlers.patch(request, store, rp, raw)
+            if method == "DELETE":
+                body = codec.decode_body(raw, request.headers.get("content-type")) if raw.strip() else {}
+                return await self.handlers.delete(request, store, rp, body)
+            body = codec.decode_body(raw, request.headers.get("content-type"))
+            if method == "POST":
+                if rp.name is None and s.namespaced and rp.namespace is None:
+                    raise errors.method_not_allowed()
+                return await self.handlers.create(request, store, rp, body)
+            return await self.handlers.replace(request, store, rp, body)
+        raise errors.method_not_allowed()
+
+
+def build_app(server: APIServer) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # noqa: ANN202
+        import asyncio
+        for attempt in range(600):
+            try:
+                await server.bootstrap()
+                break
+            except (StoreError, errors.StatusError) as e:
+                log.warning("bootstrap waiting for the store", extra={"error": str(e)})
+                await asyncio.sleep(0.5)
+        log.info("apiserver ready", extra={"address": server.address})
+        yield
+        await server.registry.close()
+        await server.client.close()
+
+    async def endpoint(request: Request) -> Response:
+        return await server(request)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)], lifespan=lifespan)

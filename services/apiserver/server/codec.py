@@ -1,0 +1,78 @@
+"""Request body decoding and response encoding (content negotiation)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from starlette.responses import Response
+
+from ..api import errors
+
+MAX_BODY = 3 * 1024 * 1024
+JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
+               "application/strategic-merge-patch+json": "strategic", "application/apply-patch+yaml": "apply",
+               "application/apply-patch+cbor": "apply-cbor"}
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def decode_body(raw: bytes, content_type: str | None, for_patch: bool = False) -> Any:
+    """JSON (also with no Content-Type, as the Python client sends), YAML, or protobuf."""
+    mt = media_type(content_type)
+    if mt == PROTOBUF:
+        from ..protobuf.decoder import decode as decode_pb
+        return decode_pb(raw)
+    if for_patch:
+        if mt not in PATCH_TYPES:
+            raise errors.unsupported_media_type(mt)
+        if PATCH_TYPES[mt] == "apply-cbor":
+            raise errors.unsupported_media_type(mt)
+    elif mt not in ("", JSON, "application/yaml", "text/plain", "*/*") and not mt.endswith("+json"):
+        raise errors.unsupported_media_type(mt)
+    if not raw.strip():
+        raise errors.bad_request("the body of the request was empty")
+    try:
+        if mt in ("application/yaml", "application/apply-patch+yaml"):
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as e:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+
+
+def wants_table(accept: str | None) -> bool:
+    return "as=Table" in (accept or "")
+
+
+def check_accept(accept: str | None) -> None:
+    """Answer 406 only when the client accepts nothing we can send."""
+    if not accept:
+        return
+    for part in accept.split(","):
+        mt = part.split(";")[0].strip().lower()
+        if mt in ("", "*/*", "application/*", JSON, "application/yaml", PROTOBUF, "application/json-seq"):
+            return
+    raise errors.not_acceptable(accept)
+
+
+def respond(obj: Any, status: int = 200, accept: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    mt = ""
+    for part in (accept or "").split(","):
+        mt = part.split(";")[0].strip().lower()
+        if mt in (JSON, "application/yaml", "*/*", PROTOBUF):
+            break
+    if mt == "application/yaml":
+        return Response(yaml.safe_dump(obj, sort_keys=False), status, headers=headers, media_type="application/yaml")
+    return Response(json.dumps(obj, separators=(",", ":")), status, headers=headers, media_type=JSON)
+
+
+def status_response(err: errors.StatusError) -> Response:
+    return Response(json.dumps(err.status()), err.code, media_type=JSON)
+
+
+def success_status(details: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}

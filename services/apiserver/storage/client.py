@@ -1,0 +1,239 @@
+"""Async client for the etcd v3 JSON gateway, shared by real etcd 3.4+ and `kubeling etcd`.
+
+Why a hand-written client: the gateway is plain HTTP+JSON (base64 bytes, int64 as strings, zero
+values omitted), so httpx is enough and the same code talks to both stores. Endpoints are tried in
+order and the client sticks to the last one that answered, failing over when a member is down.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("apiserver.storage")
+
+
+class StoreError(Exception):
+    """The store answered with an error (gRPC code + message)."""
+
+    def __init__(self, message: str, code: int = 2, http_status: int = 500) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+    @property
+    def compacted(self) -> bool:
+        return "compacted" in str(self)
+
+
+class StoreUnavailable(StoreError):
+    """No listed store member could be reached."""
+
+
+def b64(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def unb64(s: str | None) -> bytes:
+    return base64.b64decode(s) if s else b""
+
+
+def prefix_end(prefix: bytes | str) -> bytes:
+    """The exclusive range end covering every key that starts with `prefix`."""
+    p = bytearray(prefix.encode() if isinstance(prefix, str) else prefix)
+    for i in range(len(p) - 1, -1, -1):
+        if p[i] < 0xFF:
+            p[i] += 1
+            return bytes(p[: i + 1])
+    return b"\0"
+
+
+@dataclass
+class KeyValue:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+
+    @classmethod
+    def from_json(cls, kv: dict[str, Any]) -> "KeyValue":
+        return cls(
+            key=unb64(kv.get("key")).decode(),
+            value=unb64(kv.get("value")),
+            create_revision=int(kv.get("create_revision", 0)),
+            mod_revision=int(kv.get("mod_revision", 0)),
+            version=int(kv.get("version", 0)),
+        )
+
+
+@dataclass
+class WatchEvent:
+    """One store change: type is PUT or DELETE; for DELETE `kv.value` is the previous value."""
+
+    type: str
+    kv: KeyValue
+    prev: KeyValue | None = None
+
+
+@dataclass
+class Compare:
+    """A txn guard. target is MOD, VERSION or CREATE; a missing key compares as 0."""
+
+    key: str
+    target: str = "MOD"
+    value: int = 0
+    result: str = "EQUAL"
+
+    def to_json(self) -> dict[str, Any]:
+        field_name = {"MOD": "mod_revision", "VERSION": "version", "CREATE": "create_revision"}[self.target]
+        return {"key": b64(self.key), "target": self.target, "result": self.result, field_name: str(self.value)}
+
+
+@dataclass
+class TxnResult:
+    succeeded: bool
+    revision: int
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def op_put(key: str, value: bytes) -> dict[str, Any]:
+    return {"request_put": {"key": b64(key), "value": b64(value)}}
+
+
+def op_delete(key: str) -> dict[str, Any]:
+    return {"request_delete_range": {"key": b64(key)}}
+
+
+def op_get(key: str) -> dict[str, Any]:
+    return {"request_range": {"key": b64(key)}}
+
+
+class EtcdClient:
+    """Talks to a list of store endpoints, failing over on connection errors and 5xx/503."""
+
+    def __init__(self, endpoints: list[str], timeout: float = 15.0) -> None:
+        if not endpoints:
+            raise ValueError("at least one store endpoint is required")
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self._current = 0
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        last: Exception | None = None
+        n = len(self.endpoints)
+        for attempt in range(n * 2):
+            idx = (self._current + attempt) % n
+            url = self.endpoints[idx] + path
+            try:
+                resp = await self._http.post(url, json=body)
+            except (httpx.TransportError, OSError) as e:
+                last = e
+                log.warning("store endpoint failed", extra={"endpoint": self.endpoints[idx], "error": repr(e)})
+                if attempt + 1 >= n:
+                    await asyncio.sleep(0.1)
+                continue
+            if resp.status_code in (502, 503) or (resp.status_code == 500 and "deadline" in resp.text):
+                last = StoreError(resp.text, 14, resp.status_code)
+                continue
+            self._current = idx
+            data = resp.json() if resp.content else {}
+            if resp.status_code != 200:
+                raise StoreError(data.get("message") or data.get("error") or resp.text, int(data.get("code", 2)), resp.status_code)
+            return data
+        raise StoreUnavailable(f"no store endpoint answered ({last!r})", 14, 503)
+
+    # --- KV -------------------------------------------------------------------------------------
+    async def get(self, key: str, revision: int = 0) -> tuple[KeyValue | None, int]:
+        body: dict[str, Any] = {"key": b64(key)}
+        if revision:
+            body["revision"] = str(revision)
+        data = await self._post("/v3/kv/range", body)
+        kvs = data.get("kvs") or []
+        return (KeyValue.from_json(kvs[0]) if kvs else None), int(data["header"].get("revision", 0))
+
+    async def range(
+        self, start: str, end: bytes, limit: int = 0, revision: int = 0, count_only: bool = False
+    ) -> tuple[list[KeyValue], bool, int, int]:
+        """Returns (kvs, more, count, header revision)."""
+        body: dict[str, Any] = {"key": b64(start), "range_end": b64(end)}
+        if limit:
+            body["limit"] = str(limit)
+        if revision:
+            body["revision"] = str(revision)
+        if count_only:
+            body["count_only"] = True
+        data = await self._post("/v3/kv/range", body)
+        kvs = [KeyValue.from_json(kv) for kv in data.get("kvs") or []]
+        return kvs, bool(data.get("more")), int(data.get("count", 0)), int(data["header"].get("revision", 0))
+
+    async def current_revision(self) -> int:
+        data = await self._post("/v3/kv/range", {"key": b64("/registry/"), "count_only": True, "range_end": b64(prefix_end("/registry/"))})
+        return int(data["header"]["revision"])
+
+    async def put(self, key: str, value: bytes) -> int:
+        data = await self._post("/v3/kv/put", {"key": b64(key), "value": b64(value)})
+        return int(data["header"]["revision"])
+
+    async def txn(self, compare: list[Compare], success: list[dict[str, Any]], failure: list[dict[str, Any]] | None = None) -> TxnResult:
+        data = await self._post(
+            "/v3/kv/txn", {"compare": [c.to_json() for c in compare], "success": success, "failure": failure or []}
+        )
+        return TxnResult(bool(data.get("succeeded")), int(data["header"].get("revision", 0)), data.get("responses") or [])
+
+    async def compact(self, revision: int) -> None:
+        await self._post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+
+    # --- watch ----------------------------------------------------------------------------------
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[WatchEvent] | int]:
+        """Yield batches of events under `prefix` from `start_revision` on.
+
+        Yields an int (the compact revision) and stops if the start revision was compacted.
+        Raises StoreUnavailable when the stream breaks, so the caller can resume from the
+        last revision it saw (on any endpoint).
+        """
+        req = {"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix)),
+                                  "start_revision": str(start_revision), "prev_kv": True}}
+        n = len(self.endpoints)
+        last: Exception | None = None
+        for attempt in range(n):
+            idx = (self._current + attempt) % n
+            try:
+                async with self._http.stream("POST", self.endpoints[idx] + "/v3/watch", json=req,
+                                             timeout=httpx.Timeout(None, connect=3.0)) as resp:
+                    if resp.status_code != 200:
+                        raise StoreError(await resp.aread(), 2, resp.status_code)
+                    self._current = idx
+                    async for line in resp.aiter_lines():
+                        if not line.strip():
+                            continue
+                        msg = json.loads(line)
+                        if "error" in msg:
+                            raise StoreUnavailable(str(msg["error"]))
+                        result = msg.get("result", {})
+                        if result.get("canceled"):
+                            yield int(result.get("compact_revision", 0))
+                            return
+                        events = []
+                        for ev in result.get("events") or []:
+                            prev = ev.get("prev_kv")
+                            events.append(WatchEvent(ev.get("type", "PUT"), KeyValue.from_json(ev["kv"]),
+                                                     KeyValue.from_json(prev) if prev else None))
+                        if events:
+                            yield events
+                    raise StoreUnavailable("watch stream ended")
+            except (httpx.TransportError, OSError) as e:
+                last = e
+                continue
+        raise StoreUnavailable(f"watch: no store endpoint answered ({last!r})", 14, 503)
