@@ -79,6 +79,6 @@ def pod_template(tmpl: dict[str, Any] | None) -> None:
     md = tmpl.get("metadata")
     if isinstance(md, dict):
         md.setdefault("creationTimestamp", None)
-    spec = tmpl.get("spec")
+    spec = tmpl.setdefault("spec", {})  # Go's template.Spec is a struct: it always exists and is defaulted
     if isinstance(spec, dict):
         pod_spec(spec)

@@ -94,7 +94,7 @@ def _containers(cs: Any, path: str, volumes: set[str], names: set[str], required
 
 def validate_pod_spec(spec: Any, path: str) -> list[FieldError]:
     if not isinstance(spec, dict):
-        return [required(path)]
+        spec = {}
     errs: list[FieldError] = []
     volumes: set[str] = set()
     for i, v in enumerate(spec.get("volumes") or []):
@@ -145,7 +145,7 @@ def validate_template(tmpl: Any, path: str, selector: dict[str, Any] | None, sel
                       restart_policies: list[str] | None = None, selector_is_map: bool = False) -> list[FieldError]:
     """A pod template: labels must match the selector; restartPolicy restricted for controllers."""
     errs: list[FieldError] = []
-    if not isinstance(tmpl, dict) or not tmpl:
+    if not isinstance(tmpl, dict):
         return [required(path)]
     md = tmpl.get("metadata") or {}
     labels = md.get("labels") or {}
