@@ -1,0 +1,3 @@
+"""kubeling: a Kubernetes control plane as real, separate Python processes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from kubeling.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""`kubeling` command: one entry point, one subcommand per component.
+
+Each subcommand lives in its component's package and exposes `main(argv) -> int`; it is imported
+only when chosen, so `kubeling etcd` never pays for the apiserver's imports and vice versa.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module, one-line help). The module's main(argv) parses its own flags.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "etcd": ("kubeling.services.etcd.main", "run one member of the Raft-replicated, etcd-compatible store"),
+    "etcdctl": ("kubeling.services.etcd.etcdctl", "etcdctl-style client for kubeling's store or a real etcd"),
+    "apiserver": ("kubeling.services.apiserver.main", "serve the Kubernetes REST API over the store"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: kubeling COMMAND [flags]", "", "commands:"]
+    width = max(len(c) for c in COMMANDS)
+    for name, (_, text) in COMMANDS.items():
+        lines.append(f"  {name.ljust(width)}  {text}")
+    lines += ["", "Run 'kubeling COMMAND --help' for a command's flags."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] in ("--version", "version"):
+        from kubeling import __version__
+
+        print(f"kubeling {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"kubeling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

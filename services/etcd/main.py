@@ -1,0 +1,166 @@
+"""`kubeling etcd`: one member of kubeling's Raft-replicated, etcd-compatible store.
+
+Flags are etcd's, so a CKA student can read a kubeling member's command line as they would read
+an etcd static pod manifest:
+
+    kubeling etcd --name etcd-0 --data-dir /var/lib/etcd-0 \\
+      --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \\
+      --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \\
+      --initial-cluster etcd-0=http://127.0.0.1:2380,etcd-1=http://127.0.0.1:2382,etcd-2=http://127.0.0.1:2384 \\
+      --initial-cluster-state new
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from kubeling.shared import log as klog
+
+from .members import Cluster, Member, parse_initial_cluster, split_urls, url_hostport
+from .raftnode import RaftSettings
+from .server import EtcdServer, ServerOptions, parse_duration
+
+log = logging.getLogger("etcd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubeling etcd",
+        description="Run one member of kubeling's Raft-replicated key-value store. It speaks etcd v3's JSON "
+                    "gateway on its client URLs (so the apiserver, etcdctl and kvdiff can use it like etcd) and "
+                    "replicates every write through Raft (pysyncobj) to a majority of the members listed in "
+                    "--initial-cluster before acknowledging it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--name", default="default", help="human-readable name of this member; must be a key of --initial-cluster")
+    p.add_argument("--data-dir", help="where the Raft journal and snapshots live (default: <name>.etcd)")
+    p.add_argument("--listen-client-urls", default="http://127.0.0.1:2379", help="comma-separated URLs to serve clients on")
+    p.add_argument("--advertise-client-urls", help="client URLs announced to the cluster (default: --listen-client-urls)")
+    p.add_argument("--listen-peer-urls", default="http://127.0.0.1:2380", help="URL to accept Raft traffic on (first one is used)")
+    p.add_argument("--initial-advertise-peer-urls", help="this member's peer URLs as the others reach it (default: --listen-peer-urls)")
+    p.add_argument("--initial-cluster", help="name=peerURL,... of every member (default: <name>=<advertise peer URL>)")
+    p.add_argument("--initial-cluster-state", choices=["new", "existing"], default="new",
+                   help="'new' bootstraps a cluster; 'existing' joins members that already run (membership is static)")
+    p.add_argument("--initial-cluster-token", default="etcd-cluster",
+                   help="cluster token: part of member IDs and, without --peer-secret-file, the peer authentication key")
+    p.add_argument("--peer-secret-file", help="file whose content authenticates and encrypts peer traffic (recommended)")
+    p.add_argument("--heartbeat-interval", type=int, default=100, help="Raft heartbeat interval, ms")
+    p.add_argument("--election-timeout", type=int, default=1000, help="Raft election timeout, ms")
+    p.add_argument("--max-request-bytes", type=int, default=1572864, help="largest client write request accepted")
+    p.add_argument("--max-txn-ops", type=int, default=128, help="most operations in one txn")
+    p.add_argument("--auto-compaction-mode", choices=["periodic", "revision"], default="periodic",
+                   help="periodic: keep --auto-compaction-retention of time; revision: keep that many revisions")
+    p.add_argument("--auto-compaction-retention", default="0",
+                   help="history to keep ('0' = never compact automatically; '1h', '30m', bare number = hours)")
+    p.add_argument("--snapshot-count", type=int, default=10000, help="Raft entries between snapshots of the store")
+    p.add_argument("--request-timeout", type=float, default=5.0,
+                   help="seconds a request waits for Raft (no quorum => etcd's timeout errors after this)")
+    p.add_argument("--experimental-watch-progress-notify-interval", default="10m",
+                   help="how often watches with progress_notify get a progress message")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def _client_sockets(urls: list[str]) -> list[socket.socket]:
+    socks = []
+    for url in urls:
+        u = urlsplit(url)
+        if u.scheme != "http":
+            raise ValueError(f"client URL {url!r}: only http:// is supported")
+        host, port = url_hostport(url).rsplit(":", 1)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, int(port)))
+        s.listen(2048)
+        s.setblocking(False)
+        socks.append(s)
+    return socks
+
+
+def _check_data_dir(data_dir: Path, name: str, token: str, cluster: str) -> None:
+    """Refuse to start a member on another member's (or another cluster's) data."""
+    meta_path = data_dir / "member" / "member.json"
+    meta = {"name": name, "token": token, "initial_cluster": cluster}
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if old.get("name") != name or old.get("token") != token:
+            raise ValueError(f"data dir {data_dir} belongs to member {old.get('name')!r} of cluster token "
+                             f"{old.get('token')!r}, not {name!r}/{token!r}")
+        return
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    klog.setup("etcd", args.log_level)
+    try:
+        listen_client = split_urls(args.listen_client_urls)
+        advertise_client = split_urls(args.advertise_client_urls or args.listen_client_urls)
+        listen_peer = split_urls(args.listen_peer_urls)[0]
+        advertise_peer = split_urls(args.initial_advertise_peer_urls or args.listen_peer_urls)
+        initial_cluster = args.initial_cluster or ",".join(f"{args.name}={u}" for u in advertise_peer)
+        members = parse_initial_cluster(initial_cluster)
+        if args.name in members and url_hostport(members[args.name].peer_urls[0]) != url_hostport(advertise_peer[0]):
+            raise ValueError(f"--initial-cluster has {members[args.name].peer_urls[0]} for {args.name}, "
+                             f"but --initial-advertise-peer-urls is {advertise_peer[0]}")
+        if urlsplit(listen_peer).scheme != "http":
+            raise ValueError("peer URLs must be http:// (peer traffic is authenticated and encrypted with the secret)")
+        secret = Path(args.peer_secret_file).read_text().strip() if args.peer_secret_file else args.initial_cluster_token
+        cluster = Cluster(args.name, members, args.initial_cluster_token)
+        data_dir = Path(args.data_dir or f"{args.name}.etcd")
+        _check_data_dir(data_dir, args.name, args.initial_cluster_token, initial_cluster)
+        progress = parse_duration(args.experimental_watch_progress_notify_interval)
+        if args.auto_compaction_mode == "periodic":
+            parse_duration(args.auto_compaction_retention)
+        else:
+            int(args.auto_compaction_retention)
+        socks = _client_sockets(listen_client)
+    except (ValueError, OSError) as e:
+        log.error(f"invalid configuration: {e}")
+        print(f"kubeling etcd: {e}", file=sys.stderr)
+        return 2
+    if args.initial_cluster_state == "existing":
+        log.info("joining an existing cluster: membership is static, state comes from the leader")
+    raft = RaftSettings(
+        data_dir=data_dir, listen_peer=url_hostport(listen_peer), secret=secret,
+        heartbeat_ms=args.heartbeat_interval, election_ms=args.election_timeout,
+        snapshot_entries=args.snapshot_count, request_timeout=args.request_timeout,
+    )
+    opts = ServerOptions(
+        client_urls=advertise_client, max_request_bytes=args.max_request_bytes, max_txn_ops=args.max_txn_ops,
+        auto_compaction_mode=args.auto_compaction_mode, auto_compaction_retention=args.auto_compaction_retention,
+        progress_notify_interval=progress or 600.0,
+    )
+    server = EtcdServer(cluster, raft, opts)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    runner(_serve(server, socks))
+    return 0
+
+
+async def _serve(server: EtcdServer, socks: list[socket.socket]) -> None:
+    import uvicorn
+
+    from .gateway import make_app
+
+    await server.start()
+    config = uvicorn.Config(make_app(server), lifespan="off", log_level="warning", access_log=False,
+                            http="httptools", timeout_keep_alive=75)
+    web = uvicorn.Server(config)
+    try:
+        await web.serve(sockets=socks)  # returns on SIGTERM / SIGINT
+    finally:
+        log.info("shutting down")
+        await server.stop()
