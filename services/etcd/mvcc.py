@@ -291,7 +291,10 @@ class WriteTxn:
                 self._detach(prev.lease, key)
         else:
             kv = KV(key, rev, rev, 1, value, lease)
-        before = self._before(key)
+        chain = self.s.index.get(key)
+        # etcd reports no prev_kv for a put that follows a delete of the same key in one txn.
+        recreated = bool(chain) and chain[-1].is_tombstone and chain[-1].mod_revision == rev
+        before = None if recreated else self._before(key)
         self._append(kv)
         if lease:
             self._attach(lease, key)
