@@ -1004,10 +1004,11 @@ def has_alarms(gw: Gateway, ep: str) -> str:
 
 def check_health(gw: Gateway, ep: str) -> dict:
     """etcdctl's probe: a linearizable get of "health" (it goes through consensus), then alarms."""
+    gw.client(ep, gw.command_timeout)  # build the HTTP client (TLS context) outside the timing
     start = time.perf_counter_ns()
     health: dict[str, Any] = {"endpoint": ep, "health": False}
     try:
-        gw.call_at(ep, "/v3/kv/range", {"key": b64e(b"health")})
+        gw.call_at(ep, "/v3/kv/range", {"key": b64e(b"health")}, timeout=gw.command_timeout)
         health["health"] = True
     except ServerError as e:
         health["error"] = e.message
