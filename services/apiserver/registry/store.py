@@ -264,7 +264,8 @@ class Store:
         if s.has_generation:
             gen = omd.get("generation", 1)
             nmd["generation"] = gen + 1 if s.spec_changed(new, old) else gen
-        errs = s.validate_update(new, old)
+        # a binding sets spec.nodeName, which no ordinary update may change
+        errs = Strategy.validate_update(s, new, old) if subresource == "binding" else s.validate_update(new, old)
         if errs:
             raise invalid_error(s.kind, omd.get("name", ""), errs, s.group)
         if self.admit:
