@@ -103,9 +103,18 @@ class Store:
         return True
 
     async def list(self, namespace: str | None, labels: LabelSelector, fields: FieldSelector, limit: int = 0,
-                   continue_token: str | None = None) -> tuple[list[dict[str, Any]], int, str | None, int | None]:
-        """Returns (items, list resourceVersion, continue token, remainingItemCount)."""
+                   continue_token: str | None = None, from_cache: bool = False) -> tuple[list[dict[str, Any]], int, str | None, int | None]:
+        """Returns (items, list resourceVersion, continue token, remainingItemCount).
+
+        `from_cache` (resourceVersion=0 in the request: "any recent state is fine") serves the
+        list from the watch cache without touching the store, ignoring limit, as upstream does.
+        """
         prefix = self.collection_prefix(namespace)
+        if from_cache and not continue_token:
+            await self.cache.ensure_started()
+            objs, rev = self.cache.snapshot(prefix)
+            items = [self._finish(copy.deepcopy(o)) for o in objs]
+            return [o for o in items if self.matches(o, labels, fields)], rev, None, None
         start, revision = prefix, 0
         if continue_token:
             try:
@@ -396,12 +405,18 @@ class Store:
                 after = int(resource_version)
             except ValueError:
                 raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+            await self.cache.ensure_started()
+            sub = self.cache.subscribe(after)
         else:
-            items, after, _, _ = await self.list(namespace, labels, fields)
-            for obj in items:
-                yield WatchItem("ADDED", obj)
-        await self.cache.ensure_started()
-        sub = self.cache.subscribe(after)
+            # the current state and the subscription are taken together, with no await between:
+            # no event can fall in between (no gap) or be counted twice (no duplicate)
+            await self.cache.ensure_started()
+            objs, after = self.cache.snapshot(prefix)
+            sub = self.cache.subscribe(after)
+            for obj in objs:
+                obj = self._finish(copy.deepcopy(obj))
+                if self.matches(obj, labels, fields):
+                    yield WatchItem("ADDED", obj)
         if sub is None:
             async for item in self._direct_watch(prefix, after, labels, fields):
                 yield item

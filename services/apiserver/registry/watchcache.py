@@ -1,9 +1,11 @@
 """The watch cache: one store watch per resource, fanned out to every watching client.
 
 Many `kubectl get -w`, informers and controllers watch the same resource; without a cache each
-would hold its own store watch. The cache keeps a window of recent events so a client resuming
-from a recent resourceVersion is served from memory with no gap and no duplicate; older versions
-fall back to a dedicated store watch (which reports 410 Gone once the store has compacted them).
+would hold its own store watch. The cache lists the resource once, then follows one store watch,
+keeping the current objects (so `resourceVersion=0` LISTs and watches are served from memory)
+and a window of recent events (so a client resuming from a recent resourceVersion is served
+with no gap and no duplicate). Older versions fall back to a dedicated store watch, which
+reports 410 Gone once the store has compacted them.
 """
 from __future__ import annotations
 
@@ -76,6 +78,7 @@ class WatchCache:
         self.since = 0  # the buffer holds every event with revision > since
         self.rev = 0  # the latest revision this cache knows to be complete
         self.subscribers: set[Subscriber] = set()
+        self.objects: dict[str, dict[str, Any]] = {}  # key -> current object, as of self.rev
         self._task: asyncio.Task | None = None
         self._ready = asyncio.Event()
 
@@ -88,7 +91,7 @@ class WatchCache:
         while True:
             try:
                 if not self._ready.is_set():
-                    self.rev = self.since = await self.client.current_revision()
+                    await self._initial_list()
                     self._ready.set()
                 async for item in self.client.watch(self.prefix, self.rev + 1):
                     if isinstance(item, int):  # compacted under us: start over, clients must re-list
@@ -106,6 +109,27 @@ class WatchCache:
                 log.exception("watch cache failed", extra={"prefix": self.prefix})
                 await asyncio.sleep(1)
 
+    async def _initial_list(self) -> None:
+        """Read every object under the prefix at one revision, in pages."""
+        from ..storage import prefix_end
+        objects: dict[str, dict[str, Any]] = {}
+        start, end, revision = self.prefix, prefix_end(self.prefix), 0
+        while True:
+            kvs, more, _, header = await self.client.range(start, end, limit=1000, revision=revision)
+            revision = revision or header
+            for kv in kvs:
+                objects[kv.key] = decode(kv.value, kv.mod_revision)
+            if not more or not kvs:
+                break
+            start = kvs[-1].key + "\0"
+        self.objects = objects
+        self.rev = self.since = revision
+        self.events.clear()
+
+    def snapshot(self, prefix: str) -> tuple[list[dict[str, Any]], int]:
+        """The current objects under `prefix` (key order) and the revision they are current at."""
+        return [o for k, o in sorted(self.objects.items()) if k.startswith(prefix)], self.rev
+
     def _reset(self) -> None:
         for s in list(self.subscribers):
             s.offer(Subscriber.CLOSED)
@@ -114,6 +138,10 @@ class WatchCache:
         self._ready.clear()
 
     def _append(self, ev: CacheEvent) -> None:
+        if ev.obj is None:
+            self.objects.pop(ev.key, None)
+        else:
+            self.objects[ev.key] = ev.obj
         self.events.append(ev)
         self.rev = max(self.rev, ev.revision)
         while len(self.events) > self.WINDOW:

@@ -94,9 +94,8 @@ class Handlers:
                 limit = int(q.get("limit") or 0)
             except ValueError:
                 raise errors.bad_request(f"invalid limit {q.get('limit')!r}") from None
-            if codec.wants_table(accept) and q.get("includeObject") == "Object":
-                limit = limit
-            items, rv, cont, remaining = await store.list(rp.namespace, labels, fields, limit, q.get("continue") or None)
+            items, rv, cont, remaining = await store.list(rp.namespace, labels, fields, limit, q.get("continue") or None,
+                                                          from_cache=q.get("resourceVersion") == "0")
             lm: dict[str, Any] = {"resourceVersion": str(rv)}
             if cont:
                 lm["continue"] = cont
