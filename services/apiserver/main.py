@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import sys
 
 HELP = """Serve the Kubernetes REST API (v1.32-compatible) over an etcd v3 JSON gateway.
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=3, lifespan="on")
-    uvicorn.Server(config).run()  # uvicorn handles SIGTERM/SIGINT: stops accepting, drains, runs shutdown
+    # uvicorn catches SIGTERM, stops accepting, drains and runs shutdown, then re-raises the signal
+    # with the previous handler restored; a no-op previous handler makes that a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.Server(config).run()
     logger.info("apiserver stopped")
     return 0

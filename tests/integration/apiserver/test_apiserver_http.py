@@ -237,3 +237,38 @@ def test_concurrent_nodeport_requests_one_winner(cluster):
         wait_until(lambda: httpx.get(url2 + "/api/v1/namespaces/default/services/race-0", timeout=5).status_code in (200, 404))
     finally:
         proc2.stop()
+
+
+def test_namespace_termination_and_finalize(cluster):
+    h = cluster.http
+    h.post("/api/v1/namespaces", json={"metadata": {"name": "doomed"}})
+    h.post("/api/v1/namespaces/doomed/configmaps", json={"metadata": {"name": "inside"}})
+    r = h.delete("/api/v1/namespaces/doomed")
+    assert r.status_code == 200 and r.json()["status"]["phase"] == "Terminating"
+    r = h.post("/api/v1/namespaces/doomed/configmaps", json={"metadata": {"name": "late"}})
+    assert r.status_code == 403 and "because it is being terminated" in r.json()["message"]
+    ns = h.get("/api/v1/namespaces/doomed").json()
+    ns["spec"]["finalizers"] = []
+    assert h.put("/api/v1/namespaces/doomed/finalize", json=ns).status_code == 200
+    assert h.get("/api/v1/namespaces/doomed").status_code == 404
+
+
+def test_eviction_and_node_subresources(cluster):
+    h = cluster.http
+    h.post(PODS, json=pod("evictme"))
+    r = h.post(f"{PODS}/evictme/eviction", json={"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "evictme"}})
+    assert r.status_code == 201 and h.get(f"{PODS}/evictme").status_code == 404
+    h.post(PODS, json=pod("logs"))
+    r = h.get(f"{PODS}/logs/log")
+    assert r.status_code == 400 and r.json()["message"] == 'container "c" in pod "logs" is waiting to start: ContainerCreating'
+
+
+def test_sigterm_clean_shutdown_and_help(cluster):
+    import subprocess
+    import sys
+    from conftest import start_apiserver
+    out = subprocess.run([sys.executable, "-m", "kubeling", "apiserver", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--etcd-servers" in out.stdout and "--service-node-port-range" in out.stdout
+    _, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-term")
+    proc.stop(timeout=20)
+    assert proc.popen.returncode == 0
