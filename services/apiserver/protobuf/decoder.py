@@ -1,7 +1,7 @@
 """Decode kubectl's protobuf request bodies (`k8s\\0` + runtime.Unknown) into JSON-shaped dicts.
 
-kubectl 1.32's typed clients (`create namespace|configmap|secret|serviceaccount|deployment|job`)
-send protobuf and do not retry with JSON. Go's encoder writes every optional string, even empty,
+kubectl 1.32's typed clients (`create namespace|configmap|secret|serviceaccount|deployment|job|
+service|cronjob|quota|role|rolebinding|clusterrole|clusterrolebinding`) send protobuf and do not retry with JSON. Go's encoder writes every optional string, even empty,
 so empty strings, zero timestamps and empty messages are treated as unset. Kinds outside the
 tables answer 415 with a Status.
 """

@@ -60,9 +60,36 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
                 4: ("selector", "LabelSelector"), 5: ("manualSelector", "bool?"), 6: ("template", "PodTemplateSpec"),
                 7: ("backoffLimit", "int?"), 8: ("ttlSecondsAfterFinished", "int?"), 9: ("completionMode", "string"),
                 10: ("suspend", "bool?")},
+    "Service": {1: ("metadata", "ObjectMeta"), 2: ("spec", "ServiceSpec"), 3: ("status", "Empty")},
+    "ServiceSpec": {1: ("ports", "[]ServicePort"), 2: ("selector", "map"), 3: ("clusterIP", "string"), 4: ("type", "string"),
+                    5: ("externalIPs", "[]string"), 7: ("sessionAffinity", "string"), 8: ("loadBalancerIP", "string"),
+                    9: ("loadBalancerSourceRanges", "[]string"), 10: ("externalName", "string"),
+                    11: ("externalTrafficPolicy", "string"), 12: ("healthCheckNodePort", "int"),
+                    13: ("publishNotReadyAddresses", "bool")},
+    "ServicePort": {1: ("name", "string"), 2: ("protocol", "string"), 3: ("port", "int"), 4: ("targetPort", "intstr"),
+                    5: ("nodePort", "int"), 6: ("appProtocol", "string")},
+    "CronJob": {1: ("metadata", "ObjectMeta"), 2: ("spec", "CronJobSpec"), 3: ("status", "Empty")},
+    "CronJobSpec": {1: ("schedule", "string"), 2: ("startingDeadlineSeconds", "int?"), 3: ("concurrencyPolicy", "string"),
+                    4: ("suspend", "bool?"), 5: ("jobTemplate", "JobTemplateSpec"), 6: ("successfulJobsHistoryLimit", "int?"),
+                    7: ("failedJobsHistoryLimit", "int?"), 8: ("timeZone", "string")},
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "JobSpec")},
+    "ResourceQuota": {1: ("metadata", "ObjectMeta"), 2: ("spec", "ResourceQuotaSpec"), 3: ("status", "Empty")},
+    "ResourceQuotaSpec": {1: ("hard", "qmap"), 2: ("scopes", "[]string")},
+    "PolicyRule": {1: ("verbs", "[]string"), 2: ("apiGroups", "[]string"), 3: ("resources", "[]string"),
+                   4: ("resourceNames", "[]string"), 5: ("nonResourceURLs", "[]string")},
+    "Role": {1: ("metadata", "ObjectMeta"), 2: ("rules", "[]PolicyRule")},
+    "ClusterRole": {1: ("metadata", "ObjectMeta"), 2: ("rules", "[]PolicyRule")},
+    "Subject": {1: ("kind", "string"), 2: ("apiGroup", "string"), 3: ("name", "string"), 4: ("namespace", "string")},
+    "RoleRef": {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")},
+    "RoleBinding": {1: ("metadata", "ObjectMeta"), 2: ("subjects", "[]Subject"), 3: ("roleRef", "RoleRef")},
+    "ClusterRoleBinding": {1: ("metadata", "ObjectMeta"), 2: ("subjects", "[]Subject"), 3: ("roleRef", "RoleRef")},
     "Empty": {},
 }
 
+RBAC = "rbac.authorization.k8s.io"
+
 # runtime.Unknown's TypeMeta (apiVersion, kind) -> top-level message name
 KINDS = {("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Secret"): "Secret",
-         ("v1", "ServiceAccount"): "ServiceAccount", ("apps/v1", "Deployment"): "Deployment", ("batch/v1", "Job"): "Job"}
+         ("v1", "ServiceAccount"): "ServiceAccount", ("apps/v1", "Deployment"): "Deployment", ("batch/v1", "Job"): "Job",
+         ("v1", "Service"): "Service", ("batch/v1", "CronJob"): "CronJob", ("v1", "ResourceQuota"): "ResourceQuota",
+         **{(f"{RBAC}/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")}}

@@ -77,7 +77,6 @@ class ServiceAccountStrategy(Strategy):
     kind, resource, singular = "ServiceAccount", "serviceaccounts", "serviceaccount"
     short_names = ("sa",)
     schema = core.ServiceAccount
-    extra_subresources = (("token", "authentication.k8s.io", "v1", "TokenRequest", ("create",)),)
 
 
 class EventStrategy(Strategy):

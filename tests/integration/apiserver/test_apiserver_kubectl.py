@@ -323,6 +323,22 @@ def test_typed_create_commands_use_protobuf(cluster):
     job = json.loads(cluster.kubectl("-n", "proto", "get", "job", "once", "-o", "json", check=True).stdout)
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    for cmd in (["create", "service", "nodeport", "np", "--tcp=80:8080", "--node-port=30123"],
+                ["create", "cronjob", "cj", "--image=busybox", "--schedule=*/5 * * * *", "--", "echo", "hi"],
+                ["create", "quota", "q", "--hard=pods=5,requests.cpu=1"],
+                ["create", "role", "r", "--verb=get", "--resource=pods"],
+                ["create", "rolebinding", "rb", "--role=r", "--user=bob", "--serviceaccount=proto:robot"],
+                ["create", "clusterrole", "proto-cr", "--verb=get", "--resource=nodes"],
+                ["create", "clusterrolebinding", "proto-crb", "--clusterrole=proto-cr", "--group=g"]):
+        cluster.kubectl("-n", "proto", *cmd, check=True)
+    svc = json.loads(cluster.kubectl("-n", "proto", "get", "svc", "np", "-o", "json", check=True).stdout)
+    assert svc["spec"]["ports"][0] == {"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080, "nodePort": 30123}
+    cj = json.loads(cluster.kubectl("-n", "proto", "get", "cronjob", "cj", "-o", "json", check=True).stdout)
+    assert cj["spec"]["schedule"] == "*/5 * * * *" and cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    rb = json.loads(cluster.kubectl("-n", "proto", "get", "rolebinding", "rb", "-o", "json", check=True).stdout)
+    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}
+    assert [s["kind"] for s in rb["subjects"]] == ["User", "ServiceAccount"]
+    assert "pods: 0/5" in cluster.kubectl("-n", "proto", "get", "quota", "q", check=True).stdout
 
 
 def test_namespaces_run_and_context(cluster):
