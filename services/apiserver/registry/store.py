@@ -396,9 +396,10 @@ class Store:
 
     # --- watch ----------------------------------------------------------------------------------
     async def watch(self, namespace: str | None, labels: LabelSelector, fields: FieldSelector,
-                    resource_version: str | None) -> AsyncIterator[WatchItem]:
+                    resource_version: str | None, initial_events_end: bool = False) -> AsyncIterator[WatchItem]:
         """Events after `resource_version`; with "" or "0", synthetic ADDED events for the current
-        state come first. Stale versions end in an ERROR event carrying a 410 Status."""
+        state come first (closed by a `k8s.io/initial-events-end` BOOKMARK when asked, as the
+        WatchList protocol does). Stale versions end in an ERROR event carrying a 410 Status."""
         prefix = self.collection_prefix(namespace)
         if resource_version and resource_version != "0":
             try:
@@ -417,6 +418,10 @@ class Store:
                 obj = self._finish(copy.deepcopy(obj))
                 if self.matches(obj, labels, fields):
                     yield WatchItem("ADDED", obj)
+            if initial_events_end:
+                yield WatchItem("BOOKMARK", {"kind": self.strategy.kind, "apiVersion": self.strategy.api_version,
+                                             "metadata": {"resourceVersion": str(after),
+                                                          "annotations": {"k8s.io/initial-events-end": "true"}}})
         if sub is None:
             async for item in self._direct_watch(prefix, after, labels, fields):
                 yield item

@@ -68,7 +68,29 @@ class APIServer:
         except errors.StatusError as e:
             if e.code not in (409, 422):
                 raise
+        await self._reconcile_endpoints()
         self.ready = True
+
+    async def _reconcile_endpoints(self) -> None:
+        """Endpoints default/kubernetes lists this apiserver, as upstream's endpoint reconciler does."""
+        host, port = self.address.rsplit(":", 1)
+        ep = self.registry.get("", "v1", "endpoints")
+
+        def add_self(cur: dict[str, Any]) -> dict[str, Any]:
+            subsets = cur.get("subsets") or [{"addresses": [], "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]
+            addrs = subsets[0].setdefault("addresses", [])
+            if not any(a.get("ip") == host for a in addrs):
+                addrs.append({"ip": host})
+            cur["subsets"] = subsets
+            return cur
+
+        async def create() -> dict[str, Any]:
+            return await ep.create("default", add_self({"metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}}))
+        try:
+            await ep.update("default", "kubernetes", add_self, create_if_missing=create)
+        except errors.StatusError as e:
+            if e.code != 409:
+                raise
 
     # --- dispatch -------------------------------------------------------------------------------
     async def __call__(self, request: Request) -> Response:

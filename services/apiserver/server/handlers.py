@@ -144,6 +144,11 @@ class Handlers:
             except ValueError:
                 raise errors.bad_request("invalid timeoutSeconds") from None
         bookmarks = q.get("allowWatchBookmarks") == "true"
+        initial_end = q.get("sendInitialEvents") == "true"
+        if initial_end and not bookmarks:
+            raise errors.StatusError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled and allowWatchBookmarks is set to true",
+                                     {"kind": "ListOptions", "group": "meta.k8s.io",
+                                      "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: sendInitialEvents requires allowWatchBookmarks=true", "field": "sendInitialEvents"}]})
         include = q.get("includeObject") or "Metadata"
         rv = q.get("resourceVersion")
         if rv and rv != "0":
@@ -164,7 +169,7 @@ class Handlers:
 
             async def pump() -> None:
                 try:
-                    async for item in store.watch(rp.namespace, labels, fields, rv):
+                    async for item in store.watch(rp.namespace, labels, fields, None if initial_end else rv, initial_end):
                         await queue.put(item)
                 except errors.StatusError as e:
                     await queue.put(WatchItem("ERROR", e.status()))

@@ -272,3 +272,38 @@ def test_sigterm_clean_shutdown_and_help(cluster):
     _, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-term")
     proc.stop(timeout=20)
     assert proc.popen.returncode == 0
+
+
+def test_watch_list_initial_events_end_bookmark(cluster):
+    h = cluster.http
+    h.post("/api/v1/namespaces", json={"metadata": {"name": "wl"}})
+    h.post("/api/v1/namespaces/wl/configmaps", json={"metadata": {"name": "one"}})
+    events = watch_lines(h, "/api/v1/namespaces/wl/configmaps", 2,
+                         {"sendInitialEvents": "true", "allowWatchBookmarks": "true", "resourceVersionMatch": "NotOlderThan"})
+    assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "one"
+    assert events[1]["type"] == "BOOKMARK"
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    r = h.get("/api/v1/namespaces/wl/configmaps", params={"watch": "true", "sendInitialEvents": "true"})
+    assert r.status_code == 422
+
+
+def test_kubernetes_service_and_endpoints(cluster):
+    h = cluster.http
+    svc = h.get("/api/v1/namespaces/default/services/kubernetes").json()
+    assert svc["spec"]["clusterIP"] == "10.96.0.1" and svc["spec"]["ports"][0]["port"] == 443
+    ep = h.get("/api/v1/namespaces/default/endpoints/kubernetes").json()
+    assert ep["subsets"][0]["addresses"][0]["ip"] == "127.0.0.1"
+
+
+def test_store_failover_to_a_live_endpoint(cluster, tmp_path):
+    """The first --etcd-servers entry is dead: the apiserver must use the next one."""
+    from conftest import start_apiserver
+    from tests.support.procs import free_port
+    dead = f"http://127.0.0.1:{free_port()}"
+    url, proc = start_apiserver(cluster.group, f"{dead},{cluster.store_url}", name="apiserver-failover")
+    try:
+        r = httpx.post(url + "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "via-failover"}}, timeout=30)
+        assert r.status_code == 201
+        assert cluster.http.get("/api/v1/namespaces/default/configmaps/via-failover").status_code == 200
+    finally:
+        proc.stop()
