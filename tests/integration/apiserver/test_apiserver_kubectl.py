@@ -197,8 +197,16 @@ def test_create_get_describe_seed_pod(cluster):
     assert {t["key"] for t in spec["tolerations"]} == {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
     assert all(t["tolerationSeconds"] == 300 for t in spec["tolerations"])
     assert pod["status"]["phase"] == "Pending" and pod["metadata"]["uid"]
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "myapp-pod.1"}, "type": "Normal",
+             "involvedObject": {"kind": "Pod", "name": "myapp-pod", "namespace": "default", "uid": pod["metadata"]["uid"], "apiVersion": "v1"},
+             "reason": "Scheduled", "message": "Successfully assigned default/myapp-pod to node-1",
+             "source": {"component": "default-scheduler"}, "count": 1,
+             "firstTimestamp": pod["metadata"]["creationTimestamp"], "lastTimestamp": pod["metadata"]["creationTimestamp"]}
+    assert cluster.http.post("/api/v1/namespaces/default/events", json=event).status_code == 201
     desc = cluster.kubectl("describe", "pod", "myapp-pod", check=True).stdout
     assert "Name:             myapp-pod" in desc and "app=myapp" in desc
+    assert "Normal  Scheduled" in desc and "default-scheduler  Successfully assigned default/myapp-pod to node-1" in desc
+    assert "pod/myapp-pod" in cluster.kubectl("get", "events", check=True).stdout
     assert cluster.kubectl("get", "pods", "-l", "app=myapp,type!=back-end", "-o", "name", check=True).stdout.strip() == "pod/myapp-pod"
     assert cluster.kubectl("get", "pods", "-l", "type in (back-end)", "-o", "name").stdout.strip() == ""
     assert cluster.kubectl("get", "pods", "-A", check=True).stdout.splitlines()[1].split()[0] == "default"
