@@ -1,0 +1,151 @@
+"""Start and stop 3-member store clusters for the benchmarks: kubeling's store or a real etcd.
+
+Both kinds take the same etcd flags, each member is its own process on 127.0.0.1 with free
+ports and a fresh data dir, and only the PIDs started here are ever signalled. Benchmarks
+must compare like with like, so both kinds are built from one description (`Cluster`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KINDS = ("kubeling", "etcd-nofsync", "etcd")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str, path: str, body: dict | None = None, timeout: float = 2.0) -> dict:
+    """One gateway call with the stdlib (the bench's own HTTP stays out of the measured client)."""
+    req = urllib.request.Request(url + path, data=json.dumps(body or {}).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+def wait_for(cond, timeout: float, what: str, interval: float = 0.05):
+    """Poll until `cond()` is truthy; a deadline, never a bare sleep, decides when to give up."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = cond()
+            if value:
+                return value
+        except (OSError, ValueError, KeyError, urllib.error.URLError) as e:
+            last = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" ({last!r})" if last else ""))
+
+
+@dataclass
+class Member:
+    name: str
+    client_port: int
+    peer_port: int
+    data_dir: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class Cluster:
+    """A fresh N-member cluster of one kind under `base_dir`."""
+
+    kind: str
+    base_dir: Path
+    size: int = 3
+    members: list[Member] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.members = [Member(f"m{i}", free_port(), free_port(), self.base_dir / f"m{i}") for i in range(self.size)]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.url for m in self.members]
+
+    def command(self, m: Member) -> list[str]:
+        initial = ",".join(f"{x.name}=http://127.0.0.1:{x.peer_port}" for x in self.members)
+        flags = ["--name", m.name, "--data-dir", str(m.data_dir), "--listen-client-urls", m.url,
+                 "--advertise-client-urls", m.url, "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
+                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.peer_port}", "--initial-cluster", initial,
+                 "--initial-cluster-token", f"bench-{self.base_dir.name}", "--initial-cluster-state", "new"]
+        if self.kind == "kubeling":
+            return [sys.executable, "-m", "kubeling", "etcd", *flags]
+        return ["etcd", *flags, *(["--unsafe-no-fsync"] if self.kind == "etcd-nofsync" else [])]
+
+    def start_member(self, i: int) -> None:
+        m = self.members[i]
+        with open(self.base_dir / f"{m.name}.log", "ab") as log:
+            m.proc = subprocess.Popen(self.command(m), stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def start(self, timeout: float = 60.0) -> "Cluster":
+        for i in range(self.size):
+            self.start_member(i)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> int:
+        """Every live member serves a linearizable read and all agree on one leader; its index."""
+        live = [i for i, m in enumerate(self.members) if m.alive()]
+        for i in live:
+            wait_for(lambda i=i: post(self.members[i].url, "/v3/kv/range", {"key": "AA=="}), timeout,
+                     f"{self.members[i].name} serving ({self.log_tail(i)})")
+        return wait_for(lambda: self.agreed_leader(live), timeout, "an agreed leader") - 1
+
+    def agreed_leader(self, among: list[int]) -> int | None:
+        """The leader's index + 1 (truthy) when every member in `among` names the same leader."""
+        statuses = [post(self.members[i].url, "/v3/maintenance/status", timeout=1.0) for i in among]
+        leaders = {s.get("leader") for s in statuses}
+        if len(leaders) != 1 or None in leaders:
+            return None
+        for i, s in zip(among, statuses):
+            if s["header"]["member_id"] == s["leader"]:
+                return i + 1
+        return None
+
+    def leader(self) -> int:
+        """The current leader's index: the member whose status says leader == its own member_id."""
+        return self.wait_ready(30.0)
+
+    def kill(self, i: int, sig: int = signal.SIGKILL) -> None:
+        m = self.members[i]
+        if m.alive():
+            os.kill(m.proc.pid, sig)
+            m.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Kill every member this object started (by PID), whatever state it is in."""
+        for i in range(self.size):
+            try:
+                self.kill(i)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+
+    def log_tail(self, i: int, n: int = 3) -> str:
+        try:
+            lines = (self.base_dir / f"{self.members[i].name}.log").read_text(errors="replace").splitlines()
+            return " | ".join(lines[-n:])
+        except OSError:
+            return ""
