@@ -28,12 +28,9 @@ class NamespaceLifecycle:
             return
         ns_name = obj["metadata"].get("namespace")
         ns_store = self.chain.registry.get("", "v1", "namespaces")
-        # the watch cache answers most lookups without a store round trip; a namespace it does not
-        # know yet (created a moment ago) is looked up live, as upstream's lifecycle plugin does
-        await ns_store.cache.ensure_started()
-        ns = ns_store.cache.objects.get(ns_store.key(None, ns_name))
-        if ns is None or (ns.get("status") or {}).get("phase") != "Active":
-            ns = await ns_store.try_get(None, ns_name)
+        # a live read, not the watch cache: a namespace that started terminating a moment ago
+        # must already refuse new content (the cache may lag by a few milliseconds)
+        ns = await ns_store.try_get(None, ns_name)
         if ns is None:
             raise errors.not_found("namespaces", ns_name)
         if (ns.get("status") or {}).get("phase") == "Terminating" or ns["metadata"].get("deletionTimestamp"):

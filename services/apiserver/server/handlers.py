@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ..api import errors
+from ..api.models import core as core_models
 from ..api.schema import check, prune
 from ..patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from ..patch.jsonpatch import JSONPatchError
@@ -68,6 +69,16 @@ def decode_object(store: Store, body: Any, mode: str, warnings: list[str], check
         if mode == "Warn":
             warnings.extend(f'unknown field "{u}"' for u in unknown)
         body = prune(body, s.schema)
+    return body
+
+
+def decode_subresource(body: Any, schema: Any, kind: str, version: str = "v1") -> dict[str, Any]:
+    """Bodies of binding, eviction, scale and DeleteOptions: typed like the main kinds."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(f"{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal into Go value of type {kind}")
+    _, type_errs = check(body, schema)
+    if type_errs:
+        raise errors.bad_request(f"{kind} in version \"{version}\" cannot be handled as a {kind}: {type_errs[0]}")
     return body
 
 
@@ -222,6 +233,7 @@ class Handlers:
     async def _post_subresource(self, req: Request, store: Store, rp: ResourcePath, body: Any) -> Response:
         s = store.strategy
         if s.resource == "pods" and rp.subresource == "binding":
+            body = decode_subresource(body, core_models.Binding, "Binding")
             target = (body or {}).get("target") or {}
             node = target.get("name")
             if not node:
@@ -247,6 +259,7 @@ class Handlers:
                                precondition_rv=(body.get("metadata") or {}).get("resourceVersion") or None)
             return codec.respond(codec.success_status({}) | {"code": 201}, 201)
         if s.resource == "pods" and rp.subresource == "eviction":
+            body = decode_subresource(body, core_models.Eviction, "Eviction")
             opts = (body or {}).get("deleteOptions") or {}
             await store.delete(rp.namespace, rp.name, opts, _dry_run(req))
             return codec.respond(codec.success_status({"name": rp.name, "kind": "pods"}) | {"code": 201}, 201)
@@ -352,8 +365,7 @@ class Handlers:
     async def _update_scale(self, store: Store, rp: ResourcePath, body: Any, dry: bool) -> Response:
         if not store.strategy.has_scale:
             raise errors.route_not_found()
-        if not isinstance(body, dict):
-            raise errors.bad_request("Scale body must be an object")
+        body = decode_subresource(body, core_models.Scale, "Scale")
         replicas = (body.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             raise errors.bad_request(f"Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
@@ -371,10 +383,13 @@ class Handlers:
 
     # --- DELETE ---------------------------------------------------------------------------------
     async def delete(self, req: Request, store: Store, rp: ResourcePath, body: Any) -> Response:
-        opts = body if isinstance(body, dict) else {}
+        opts = decode_subresource(body, core_models.DeleteOptions, "DeleteOptions") if body not in ({}, None) else {}
         q = req.query_params
         if q.get("gracePeriodSeconds"):
-            opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+            try:
+                opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+            except ValueError:
+                raise errors.bad_request(f'invalid gracePeriodSeconds "{q["gracePeriodSeconds"]}"') from None
         if q.get("propagationPolicy"):
             opts["propagationPolicy"] = q["propagationPolicy"]
         dry = _dry_run(req) or bool(opts.get("dryRun"))

@@ -307,3 +307,19 @@ def test_store_failover_to_a_live_endpoint(cluster, tmp_path):
         assert cluster.http.get("/api/v1/namespaces/default/configmaps/via-failover").status_code == 200
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("PUT", "/apis/apps/v1/namespaces/default/deployments/gen/scale", b'{"metadata":"x"}'),
+    ("PUT", "/apis/apps/v1/namespaces/default/deployments/gen/scale", b'{"spec":"s"}'),
+    ("POST", f"{PODS}/occ/binding", b"1"),
+    ("POST", f"{PODS}/occ/binding", b'[{"op":"add"}]'),
+    ("POST", PODS, b'{"metadata":{"name":"x","labels":{"a":1}},"spec":{"containers":[]}}'),
+    ("POST", PODS, b'{"metadata":{"name":"x"},"spec":{"containers":[1]}}'),
+    ("POST", PODS, b"\xff\xfe"),
+    ("DELETE", f"{PODS}/occ?gracePeriodSeconds=abc", b""),
+    ("DELETE", f"{PODS}/occ", b'{"gracePeriodSeconds":"soon"}'),
+])
+def test_malformed_requests_are_400s_not_500s(cluster, method, path, body):
+    r = cluster.http.request(method, path, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest", r.text
