@@ -123,7 +123,7 @@ class Handlers:
         if rp.subresource == "scale":
             return codec.respond(self._scale(store, obj))
         if rp.subresource in ("log", "exec", "attach", "portforward", "proxy"):
-            return await self._node_subresource(store, obj, rp)
+            return await self._node_subresource(store, obj, rp, req)
         if rp.subresource not in ("", "status"):
             raise errors.method_not_allowed()
         if codec.wants_table(accept):
@@ -131,18 +131,60 @@ class Handlers:
                                        {"resourceVersion": meta(obj).get("resourceVersion", "")}))
         return codec.respond(obj, accept=accept)
 
-    async def _node_subresource(self, store: Store, obj: dict[str, Any], rp: ResourcePath) -> Response:
-        """Logs, exec, attach, port-forward and proxy are served by node agents; until one reports
-        an endpoint for the pod's node, say so with a Status (as upstream does for pending pods)."""
-        if store.strategy.resource == "pods":
-            spec = obj.get("spec") or {}
-            containers = [c.get("name") for c in spec.get("containers") or []]
-            cname = containers[0] if containers else ""
-            if not spec.get("nodeName"):
-                raise errors.bad_request(f'container "{cname}" in pod "{rp.name}" is waiting to start: ContainerCreating')
-            raise errors.StatusError(503, "ServiceUnavailable",
-                                     f'the node agent of node "{spec["nodeName"]}" does not serve {rp.subresource} for pod "{rp.name}" yet')
-        raise errors.StatusError(503, "ServiceUnavailable", f'node "{rp.name}" has no reachable agent')
+    async def _node_subresource(self, store: Store, obj: dict[str, Any], rp: ResourcePath,
+                                req: Request | None = None) -> Response:
+        """Logs are proxied to the node agent's kubelet API (`/containerLogs/...`, as upstream);
+        exec, attach, port-forward and proxy need connection upgrades kubeling does not serve yet."""
+        if store.strategy.resource != "pods":
+            raise errors.StatusError(503, "ServiceUnavailable", f'node "{rp.name}" proxying is not supported yet')
+        spec = obj.get("spec") or {}
+        containers = [c.get("name") for c in spec.get("containers") or []]
+        q = req.query_params if req is not None else {}
+        cname = q.get("container") or (obj["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+        if not cname:
+            if len(containers) != 1:
+                raise errors.bad_request(f"a container name must be specified for pod {rp.name}, choose one of: [{' '.join(containers)}]")
+            cname = containers[0]
+        all_names = containers + [c.get("name") for c in spec.get("initContainers") or []]
+        if cname not in all_names:
+            raise errors.bad_request(f"container {cname} is not valid for pod {rp.name}")
+        if not spec.get("nodeName"):
+            raise errors.bad_request(f'container "{cname}" in pod "{rp.name}" is waiting to start: ContainerCreating')
+        if rp.subresource != "log":
+            raise errors.StatusError(503, "ServiceUnavailable", f"{rp.subresource} needs a streaming connection upgrade, which kubeling does not serve yet")
+        return await self._proxy_logs(spec["nodeName"], rp, cname, q)
+
+    async def _proxy_logs(self, node_name: str, rp: ResourcePath, container: str, q: Any) -> Response:
+        import httpx
+        node = await self.registry.get("", "v1", "nodes").try_get(None, node_name)
+        st = (node or {}).get("status") or {}
+        port = ((st.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+        addrs = {a.get("type"): a.get("address") for a in st.get("addresses") or []}
+        host = addrs.get("InternalIP") or addrs.get("Hostname")
+        if not port or not host:
+            raise errors.StatusError(503, "ServiceUnavailable", f'the node agent of node "{node_name}" has not reported a kubelet endpoint')
+        params = {k: q[k] for k in ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes") if q.get(k)}
+        url = f"http://{host}:{port}/containerLogs/{rp.namespace}/{rp.name}/{container}"
+        client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        try:
+            upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
+        except httpx.HTTPError as e:
+            await client.aclose()
+            raise errors.StatusError(503, "ServiceUnavailable", f'cannot reach the node agent of node "{node_name}": {e}') from None
+        if upstream.status_code != 200:
+            text = (await upstream.aread()).decode(errors="replace")
+            await upstream.aclose()
+            await client.aclose()
+            raise errors.bad_request(text.strip() or f"the node agent answered {upstream.status_code}")
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.aiter_raw():
+                    yield chunk
+            finally:
+                await upstream.aclose()
+                await client.aclose()
+        return StreamingResponse(relay(), media_type="text/plain")
 
     # --- watch ----------------------------------------------------------------------------------
     def _watch(self, req: Request, store: Store, rp: ResourcePath, labels: Any, fields: Any) -> Response:
@@ -265,7 +307,7 @@ class Handlers:
             return codec.respond(codec.success_status({"name": rp.name, "kind": "pods"}) | {"code": 201}, 201)
         if rp.subresource in ("exec", "attach", "portforward", "proxy"):
             obj = await store.get(rp.namespace, rp.name)
-            return await self._node_subresource(store, obj, rp)
+            return await self._node_subresource(store, obj, rp, req)
         raise errors.method_not_allowed()
 
     # --- PUT ------------------------------------------------------------------------------------
