@@ -443,3 +443,35 @@ def test_discovery_api_resources_explain(cluster):
     assert r.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     cats = {r["resource"] for g in r.json()["items"] for v in g["versions"] for r in v["resources"] if "all" in r.get("categories", [])}
     assert cats == {"deployments", "replicasets", "daemonsets", "statefulsets", "jobs", "cronjobs"}
+
+
+def test_rollout_status_follows_status_updates(cluster):
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "roll"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "roll"}},
+                    "template": {"metadata": {"labels": {"app": "roll"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    cluster.kubectl("apply", "-f", cluster.write("roll.yaml", json.dumps(dep)), check=True)
+    proc = cluster.kubectl_popen("rollout", "status", "deployment/roll", "--timeout=60s")
+    url = "/apis/apps/v1/namespaces/default/deployments/roll/status"
+    # what the deployment controller would report, in two steps
+    for status in ({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 1, "readyReplicas": 0, "availableReplicas": 0},
+                   {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}):
+        r = cluster.http.patch(url, content=json.dumps({"status": status}), headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, out
+    assert 'deployment "roll" successfully rolled out' in out
+
+
+def test_delete_waits_for_graceful_pod_termination(cluster):
+    cluster.kubectl("run", "slowstop", "--image=nginx", check=True)
+    b = cluster.http.post("/api/v1/namespaces/default/pods/slowstop/binding", json={"target": {"kind": "Node", "name": "node-x"}})
+    assert b.status_code == 201
+    proc = cluster.kubectl_popen("delete", "pod", "slowstop")
+    wait_until(lambda: cluster.http.get("/api/v1/namespaces/default/pods/slowstop").json()["metadata"].get("deletionTimestamp"),
+               timeout=30, what="the pod to be marked for deletion")
+    assert proc.poll() is None  # kubectl is still waiting for the kubelet
+    # the kubelet has stopped the containers: it removes the pod with grace 0
+    r = cluster.http.request("DELETE", "/api/v1/namespaces/default/pods/slowstop", json={"gracePeriodSeconds": 0})
+    assert r.status_code == 200
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and 'pod "slowstop" deleted' in out
