@@ -82,6 +82,7 @@ class ServiceAccountStrategy(Strategy):
 class EventStrategy(Strategy):
     kind, resource, singular = "Event", "events", "event"
     short_names = ("ev",)
+    ttl_seconds = 3600  # upstream's --event-ttl default
     schema = core.Event
     name_validator = "path"
     field_selectors = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",

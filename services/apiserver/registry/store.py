@@ -57,6 +57,22 @@ class Store:
         self.admit = admit
         self.cache = WatchCache(client, f"/registry/{strategy.resource}/")
         self.prefix = self.cache.prefix
+        self._lease: tuple[int, float] | None = None  # (lease id, monotonic expiry), shared by many objects
+
+    async def _lease_id(self) -> int:
+        """A store lease for kinds with a TTL, reused for a minute so events don't each need one."""
+        ttl = self.strategy.ttl_seconds
+        if not ttl:
+            return 0
+        import time
+        now_ = time.monotonic()
+        if self._lease is None or self._lease[1] - now_ < ttl - 60:
+            try:
+                lease = await self.client.lease_grant(ttl + 60)
+            except StoreError as e:
+                raise _store_error(e) from e
+            self._lease = (lease, now_ + ttl + 60)
+        return self._lease[0]
 
     # --- keys -----------------------------------------------------------------------------------
     def key(self, namespace: str | None, name: str) -> str:
@@ -201,8 +217,12 @@ class Store:
                 md.pop("resourceVersion", None)
                 return obj
             try:
-                res = await self.client.txn([Compare(key, "VERSION", 0), *compares], [op_put(key, encode(obj)), *ops])
+                res = await self.client.txn([Compare(key, "VERSION", 0), *compares],
+                                            [op_put(key, encode(obj), await self._lease_id()), *ops])
             except StoreError as e:
+                if e.code == 5 and self._lease is not None:  # our shared lease is gone (store restarted): take a new one
+                    self._lease = None
+                    continue
                 raise _store_error(e) from e
             if res.succeeded:
                 md["resourceVersion"] = str(res.revision)
@@ -291,8 +311,12 @@ class Store:
             return await self._delete_now(kv, new, guarded)
         compares, ops = await s.allocations(self, old, new)
         try:
-            res = await self.client.txn([Compare(key, "MOD", kv.mod_revision), *compares], [op_put(key, encode(new)), *ops])
+            res = await self.client.txn([Compare(key, "MOD", kv.mod_revision), *compares],
+                                        [op_put(key, encode(new), await self._lease_id()), *ops])
         except StoreError as e:
+            if e.code == 5 and self._lease is not None:
+                self._lease = None
+                raise _Retry() from e
             raise _store_error(e) from e
         if not res.succeeded:
             if guarded:

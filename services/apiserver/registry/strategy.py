@@ -35,6 +35,7 @@ class Strategy:
     field_selectors: ClassVar[tuple[str, ...]] = ()
     extra_subresources: ClassVar[tuple[tuple[str, str, str, str, tuple[str, ...]], ...]] = ()  # (name, group, version, kind, verbs)
     name_validator: ClassVar[str] = "subdomain"  # subdomain | label | dns1035 | path
+    ttl_seconds: ClassVar[int | None] = None  # objects expire (store lease), as events do upstream
     verbs: ClassVar[tuple[str, ...]] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
     @property

@@ -105,8 +105,11 @@ class TxnResult:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def op_put(key: str, value: bytes) -> dict[str, Any]:
-    return {"request_put": {"key": b64(key), "value": b64(value)}}
+def op_put(key: str, value: bytes, lease: int = 0) -> dict[str, Any]:
+    req: dict[str, Any] = {"key": b64(key), "value": b64(value)}
+    if lease:
+        req["lease"] = str(lease)
+    return {"request_put": req}
 
 
 def op_delete(key: str) -> dict[str, Any]:
@@ -191,6 +194,10 @@ class EtcdClient:
             "/v3/kv/txn", {"compare": [c.to_json() for c in compare], "success": success, "failure": failure or []}
         )
         return TxnResult(bool(data.get("succeeded")), int(data["header"].get("revision", 0)), data.get("responses") or [])
+
+    async def lease_grant(self, ttl: int) -> int:
+        data = await self._post("/v3/lease/grant", {"TTL": str(ttl)})
+        return int(data["ID"])
 
     async def compact(self, revision: int) -> None:
         await self._post("/v3/kv/compaction", {"revision": str(revision), "physical": True})

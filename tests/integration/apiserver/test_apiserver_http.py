@@ -323,3 +323,18 @@ def test_store_failover_to_a_live_endpoint(cluster, tmp_path):
 def test_malformed_requests_are_400s_not_500s(cluster, method, path, body):
     r = cluster.http.request(method, path, content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest", r.text
+
+
+def test_events_expire_through_a_store_lease(cluster):
+    h = cluster.http
+    ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "ttl.1"}, "reason": "Test", "message": "m",
+          "involvedObject": {"kind": "Pod", "name": "x", "namespace": "default"}}
+    assert h.post("/api/v1/namespaces/default/events", json=ev).status_code == 201
+    key = base64.b64encode(b"/registry/events/default/ttl.1").decode()
+    kv = httpx.post(cluster.store_url + "/v3/kv/range", json={"key": key}).json()["kvs"][0]
+    assert int(kv.get("lease", 0)) != 0
+    ttl = httpx.post(cluster.store_url + "/v3/lease/timetolive", json={"ID": kv["lease"]}).json()
+    assert 3600 <= int(ttl["grantedTTL"]) <= 3700
+    h.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "nolease"}})
+    kv = httpx.post(cluster.store_url + "/v3/kv/range", json={"key": base64.b64encode(b"/registry/configmaps/default/nolease").decode()}).json()["kvs"][0]
+    assert "lease" not in kv  # only kinds with a TTL are leased
