@@ -79,6 +79,15 @@ def go_json_type(v: Any) -> str:
 def b64decode_go(s: str) -> bytes:
     """Decode standard padded base64 exactly as Go's base64.StdEncoding does, including the byte
     offset in its error text ("illegal base64 data at input byte 4")."""
+    if len(s) % 4 == 0:
+        try:  # fast path: well-formed input (binascii's strict mode is as strict as Go here)
+            return binascii.a2b_base64(s, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
+    return _b64decode_go_slow(s)
+
+
+def _b64decode_go_slow(s: str) -> bytes:
     raw = s.encode("latin-1", errors="replace") if isinstance(s, str) else s
     # Go skips \r and \n anywhere in the input.
     clean = bytearray()

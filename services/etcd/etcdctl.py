@@ -440,17 +440,18 @@ class Gateway:
             time.sleep(pause)  # every endpoint refused: back off before the next round, as gRPC does
             backoff = min(backoff * 2, 0.5)
 
-    def stream(self, path: str, body: dict) -> Iterator[dict]:
+    def stream(self, path: str, body: dict, read_timeout: float | None = None) -> Iterator[dict]:
         """Open a streaming call on the first endpoint that accepts it; yield each result object.
 
         Raises httpx.TransportError when the stream breaks, so the caller can resume elsewhere.
+        A watch waits for events without limit; a keepalive answers at once, so it gets a timeout.
         """
         deadline = time.monotonic() + self.command_timeout
         last: Exception | None = None
         for _ in range(len(self.endpoints)):
             ep = self.endpoints[self.current]
             try:
-                with self.client(ep, None).stream("POST", endpoint_url(ep) + path,
+                with self.client(ep, read_timeout).stream("POST", endpoint_url(ep) + path,
                                                  content=json.dumps(body).encode()) as resp:
                     if resp.status_code != 200:
                         resp.read()
@@ -868,7 +869,7 @@ def cmd_lease_list(ctx: Ctx) -> None:
 
 def keepalive_once(gw: Gateway, lid: int) -> dict:
     """One renewal over the streaming keepalive call: one request object, one result line."""
-    for msg in gw.stream("/v3/lease/keepalive", {"ID": str(lid)}):
+    for msg in gw.stream("/v3/lease/keepalive", {"ID": str(lid)}, read_timeout=gw.command_timeout):
         if "error" in msg:
             raise ServerError(msg["error"].get("message", "keepalive failed"))
         return msg.get("result", {})

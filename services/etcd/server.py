@@ -30,6 +30,7 @@ class ServerOptions:
     auto_compaction_retention: str = "0"  # periodic: duration ("1h", "30m", bare number = hours); revision: count
     progress_notify_interval: float = 600.0
     compaction_check_interval: float = 5.0
+    max_inflight_entries: int = 2
 
 
 def parse_duration(text: str) -> float:
@@ -131,7 +132,7 @@ class EtcdServer:
         self.sm.on_applied = self.hub.notify
         self.sm.on_restored = self.hub.notify
         self.node = RaftNode(self.cluster, self.raft_settings, self.sm)
-        self.proposer = Proposer(self.node, loop)
+        self.proposer = Proposer(self.node, loop, self.opts.max_inflight_entries)
         self._tasks = [
             loop.create_task(self._publish_loop()),
             loop.create_task(self._lease_loop()),
