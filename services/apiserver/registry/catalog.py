@@ -15,6 +15,7 @@ from .replicasets import ReplicaSetStrategy
 from .replicationcontrollers import ReplicationControllerStrategy
 from .resourcequotas import ResourceQuotaStrategy
 from .services import ServiceStrategy
+from .statefulsets import StatefulSetStrategy
 from .simple import (ClusterRoleBindingStrategy, ClusterRoleStrategy, ConfigMapStrategy, EndpointSliceStrategy,
                      EndpointsStrategy, EventStrategy, LeaseStrategy, RoleBindingStrategy, RoleStrategy,
                      SecretStrategy, ServiceAccountStrategy)
@@ -38,9 +39,6 @@ def strategies(config: Config) -> list[Strategy]:
         RoleStrategy(), RoleBindingStrategy(), ClusterRoleStrategy(), ClusterRoleBindingStrategy(),
         EndpointSliceStrategy(),
     ]
-
-
-from .statefulsets import StatefulSetStrategy  # noqa: E402  (kept with the other apps kinds above)
 
 
 class Registry:

@@ -158,7 +158,7 @@ class ServiceStrategy(Strategy):
                     try:
                         addr = ipaddress.ip_address(ip)
                     except ValueError:
-                        raise self._invalid(new, [invalid("spec.clusterIPs", [ip], f"must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]) from None
+                        raise self._invalid(new, [invalid("spec.clusterIPs", [ip], "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]) from None
                     if addr not in self.ip_net or addr in (self.ip_net.network_address, self.ip_net.broadcast_address):
                         raise self._invalid(new, [invalid("spec.clusterIPs", [ip], f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {self.ip_net}")])
                     kv, _ = await store.client.get(IP_PREFIX + ip)

@@ -379,18 +379,16 @@ class Handlers:
                 meta(out).pop("resourceVersion", None)
             return out
 
-        create_if_missing = None
-        if ptype == "apply":
-            if not isinstance(body, dict):
-                raise errors.bad_request("apply patch must be a YAML or JSON object")
+        async def create_on_apply() -> dict[str, Any]:
+            """Server-side apply of an object that does not exist yet creates it (201)."""
+            obj = decode_object(store, copy.deepcopy(body), mode, warnings)
+            meta(obj).setdefault("name", rp.name)
+            return await store.create(rp.namespace, obj, dry)
 
-            async def create_if_missing() -> dict[str, Any]:
-                obj = decode_object(store, copy.deepcopy(body), mode, warnings)
-                meta(obj).setdefault("name", rp.name)
-                return await store.create(rp.namespace, obj, dry)
-
+        if ptype == "apply" and not isinstance(body, dict):
+            raise errors.bad_request("apply patch must be a YAML or JSON object")
         out, created = await store.update(rp.namespace, rp.name, patched, subresource=rp.subresource, dry_run=dry,
-                                          create_if_missing=create_if_missing)
+                                          create_if_missing=create_on_apply if ptype == "apply" else None)
         return codec.respond(out, 201 if created else 200, req.headers.get("accept"), _headers(warnings))
 
     # --- scale ----------------------------------------------------------------------------------
@@ -410,7 +408,7 @@ class Handlers:
         body = decode_subresource(body, core_models.Scale, "Scale")
         replicas = (body.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool):
-            raise errors.bad_request(f"Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
+            raise errors.bad_request("Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
         if replicas < 0:
             raise errors.StatusError(422, "Invalid", f'Scale.autoscaling "{rp.name}" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0',
                                      {"name": rp.name, "kind": "Scale", "group": "autoscaling",

@@ -1,5 +1,5 @@
 """apps/v1, batch/v1 and the smaller groups' kinds."""
-from ..schema import ANY, A, B, I, IS, M, O, OPEN, S, TIME
+from ..schema import A, B, I, IS, M, O, OPEN, S, TIME
 from .core import ObjectReference, PodTemplateSpec
 from .meta import Condition, LabelSelector, ObjectMeta, toplevel
 
@@ -95,4 +95,3 @@ EndpointSlice = toplevel("io.k8s.api.discovery.v1.EndpointSlice", "EndpointSlice
                              "hostname": S(), "targetRef": ObjectReference, "deprecatedTopology": M(S()),
                              "nodeName": S(), "zone": S(), "hints": OPEN()})),
                          ports=A(O(None, {"name": S(), "protocol": S(), "port": I(), "appProtocol": S()})))
-_unused = (ANY, M)

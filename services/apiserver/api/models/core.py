@@ -1,6 +1,6 @@
 """core/v1 kinds."""
-from ..schema import ANY, A, B, I, IS, M, N, O, OPEN, Q, S, TIME
-from .meta import Condition, LabelSelector, toplevel
+from ..schema import A, B, I, IS, M, O, OPEN, Q, S, TIME
+from .meta import Condition, toplevel
 
 ObjectReference = O("io.k8s.api.core.v1.ObjectReference", {
     "kind": S(), "namespace": S(), "name": S(), "uid": S(), "apiVersion": S(), "resourceVersion": S(), "fieldPath": S(),
@@ -211,4 +211,3 @@ Eviction = toplevel("io.k8s.api.policy.v1.Eviction", "Eviction evicts a pod from
                     deleteOptions=DeleteOptions)
 Scale = toplevel("io.k8s.api.autoscaling.v1.Scale", "Scale represents a scaling request for a resource.",
                  spec=O(None, {"replicas": I()}), status=O(None, {"replicas": I(), "selector": S()}))
-_unused = (ANY, N)
