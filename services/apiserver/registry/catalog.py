@@ -16,9 +16,17 @@ from .replicationcontrollers import ReplicationControllerStrategy
 from .resourcequotas import ResourceQuotaStrategy
 from .services import ServiceStrategy
 from .statefulsets import StatefulSetStrategy
-from .simple import (ClusterRoleBindingStrategy, ClusterRoleStrategy, ConfigMapStrategy, EndpointSliceStrategy,
-                     EndpointsStrategy, EventStrategy, LeaseStrategy, RoleBindingStrategy, RoleStrategy,
-                     SecretStrategy, ServiceAccountStrategy)
+from .clusterrolebindings import ClusterRoleBindingStrategy
+from .clusterroles import ClusterRoleStrategy
+from .configmaps import ConfigMapStrategy
+from .endpoints import EndpointsStrategy
+from .endpointslices import EndpointSliceStrategy
+from .events import EventStrategy
+from .leases import LeaseStrategy
+from .rolebindings import RoleBindingStrategy
+from .roles import RoleStrategy
+from .secrets import SecretStrategy
+from .serviceaccounts import ServiceAccountStrategy
 from .store import Admit, Store
 from .strategy import Strategy
 

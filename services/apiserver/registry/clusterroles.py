@@ -1,0 +1,13 @@
+"""rbac.authorization.k8s.io/v1 ClusterRoles."""
+from __future__ import annotations
+
+
+from ..api.models import apps as appsm
+from .strategy import Strategy
+
+
+class ClusterRoleStrategy(Strategy):
+    group, kind, resource, singular = "rbac.authorization.k8s.io", "ClusterRole", "clusterroles", "clusterrole"
+    namespaced = False
+    schema = appsm.ClusterRole
+    name_validator = "path"
