@@ -56,7 +56,10 @@ class _Builder:
         elif t.type == "number":
             out = {"type": "number", "format": "double"}
         elif t.type == "intstr":
-            out = {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+            out = {"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}]}
+            self.schemas.setdefault("io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+                                    {"type": "string", "format": "int-or-string",
+                                     "description": "IntOrString is a type that can hold an int32 or a string."})
         elif t.type == "quantity":
             out = {"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.api.resource.Quantity"}]}
             self.schemas.setdefault("io.k8s.apimachinery.pkg.api.resource.Quantity",
