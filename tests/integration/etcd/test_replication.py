@@ -153,3 +153,31 @@ def test_without_quorum_clients_get_etcd_errors_after_a_bounded_wait(procs):
     c.start(1)
     wait_until(lambda: c.put(0, "k2", "v", timeout=5).status_code == 200, 40, what="writes after quorum returns")
     c.close()
+
+
+@pytest.mark.slow
+def test_leader_cut_off_from_the_majority_stops_acknowledging_and_steps_down(procs):
+    """Freezing both followers (SIGSTOP) cuts the leader off: it must not acknowledge writes, must
+    step down (no leader => /health false), and the cluster must heal when they come back."""
+    import os
+    import signal
+
+    c = StoreCluster(procs, extra=["--request-timeout", "2"]).start()
+    c.wait_healthy()
+    leader = c.leader()
+    followers = [i for i in range(3) if i != leader]
+    assert c.put(leader, "before", "1").status_code == 200
+    for i in followers:
+        os.kill(c.members[i].pid, signal.SIGSTOP)
+    try:
+        r = c.put(leader, "cut-off", "x", timeout=20)
+        assert r.status_code in (500, 503), r.text  # never acknowledged
+        wait_until(lambda: c.http.get(c.url(leader) + "/health", timeout=2).status_code == 503, 20,
+                   what="the cut-off leader stepping down")
+    finally:
+        for i in followers:
+            os.kill(c.members[i].pid, signal.SIGCONT)
+    c.wait_healthy()
+    wait_until(lambda: c.put(c.leader(), "after", "1", timeout=5).status_code == 200, 30, what="writes after healing")
+    assert all(c.get(i, "before")["kvs"][0]["value"] == b64("1") for i in range(3))
+    c.close()
