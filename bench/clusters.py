@@ -19,6 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KINDS = ("kubeling", "etcd-nofsync", "etcd")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def provenance() -> dict:
+    """Which store code was measured: the commit, and whether services/etcd differed from it.
+
+    The checkout is shared with people editing it, so a result names the exact code it ran.
+    """
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return run.stdout.strip()
+
+    return {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git("rev-parse", "HEAD"),
+            "store_changes_not_committed": git("status", "--porcelain", "--", "services/etcd").splitlines(),
+            "loadavg": list(os.getloadavg())}
 
 
 def free_port() -> int:

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import signal
 import statistics
 import sys
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clusters import KINDS, Cluster  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from clusters import KINDS, Cluster, provenance  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 
 async def put_once(port: int, key: str, timeout: float) -> bool:
@@ -141,6 +140,7 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, interrupt)
     samples: list[dict] = []
+    start = provenance()
     with tempfile.TemporaryDirectory(prefix=f"failover-{args.target}-") as scratch:
         cluster = Cluster(args.target, Path(scratch))
         try:
@@ -158,7 +158,7 @@ def main() -> int:
     values = [s["failover_s"] for s in samples]
     summary = {"target": args.target, "kills": len(values), "median_s": statistics.median(values),
                "min_s": min(values), "max_s": max(values), "samples": samples,
-               "loadavg_end": list(os.getloadavg())}
+               "command": sys.argv, "start": start, "end": provenance()}
     print(f"{args.target}: median {summary['median_s'] * 1000:.0f} ms over {len(values)} leader kills "
           f"(min {summary['min_s'] * 1000:.0f}, max {summary['max_s'] * 1000:.0f})")
     if args.json:

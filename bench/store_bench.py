@@ -16,6 +16,7 @@ with `--unsafe-no-fsync`, the like-for-like comparison), `etcd` (default etcd, f
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clusters import KINDS, Cluster  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from clusters import KINDS, Cluster, provenance  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
 
@@ -85,10 +86,13 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, interrupt)
     files: list[Path] = []
+    record = {"command": sys.argv, "start": provenance()}
     with tempfile.TemporaryDirectory(prefix="store-bench-") as scratch:
         for run in range(1, args.runs + 1):
             for kind in kinds:
                 files.append(one_run(kind, run, args, Path(scratch)))
+    record["end"] = provenance()
+    (args.out / "provenance.json").write_text(json.dumps(record, indent=1) + "\n")
     print(summarize(args.tools, files, args.out))
     print(f"results: {args.out}")
     return 0
