@@ -141,7 +141,7 @@ def get_int(d: dict, field: str, lo: int = INT64_MIN, hi: int = INT64_MAX) -> in
     if v is None:
         return 0
     if isinstance(v, bool):
-        raise bad_request(f"json: cannot unmarshal bool into Go value of type int64")
+        raise bad_request("json: cannot unmarshal bool into Go value of type int64")
     if isinstance(v, float):
         if not v.is_integer() or math.isinf(v):
             raise bad_request(f"json: cannot unmarshal number {v} into Go value of type int64")

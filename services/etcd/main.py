@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from kubeling.shared import log as klog
 
-from .members import Cluster, Member, parse_initial_cluster, split_urls, url_hostport
+from .members import Cluster, parse_initial_cluster, split_urls, url_hostport
 from .raftnode import RaftSettings
 from .server import EtcdServer, ServerOptions, parse_duration
 

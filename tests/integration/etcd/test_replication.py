@@ -1,7 +1,6 @@
 """Replication and failures of a real 3-member `kubeling etcd` cluster (issue 2, behaviours 2-3)."""
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
