@@ -133,6 +133,18 @@ class RaftNode:
         self.sync.destroy()
 
 
+class _Expired:
+    __slots__ = ("error",)
+
+    def __init__(self, error: EtcdError) -> None:
+        self.error = error
+
+
+def _resolve(fut: asyncio.Future, value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
 class Proposer:
     """Submits requests to Raft from the asyncio loop with group commit.
 
@@ -164,11 +176,17 @@ class Proposer:
         timeout = self.node.settings.request_timeout if timeout is None else timeout
         fut = self.loop.create_future()
         deadline = time.monotonic() + timeout
+        # The deadline resolves the future itself (cheaper than wait_for's extra task per request).
+        expired = errors.REQUEST_TIMEOUT if kind == "noop" else errors.DEADLINE
+        timer = self.loop.call_later(timeout, _resolve, fut, _Expired(expired))
         self._enqueue(kind, req, fut, deadline)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            raise (errors.REQUEST_TIMEOUT if kind == "noop" else errors.DEADLINE) from None
+            result = await fut
+        finally:
+            timer.cancel()
+        if isinstance(result, _Expired):
+            raise result.error
+        return result
 
     async def barrier(self, timeout: float | None = None) -> None:
         """Wait until this member has applied an entry committed after this call started."""
