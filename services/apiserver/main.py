@@ -26,6 +26,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="CIDR from which Service ClusterIPs are allocated (default 10.96.0.0/12)")
     p.add_argument("--service-node-port-range", default="30000-32767",
                    help="port range reserved for NodePort Services (default 30000-32767)")
+    p.add_argument("--etcd-compaction-interval", default="5m",
+                   help="how often the store is compacted (e.g. 5m, 30s; 0 disables), coordinated between apiservers (default 5m)")
     p.add_argument("--token-auth-file", default=None, help="accepted for compatibility; authentication is not enforced yet")
     p.add_argument("--log-level", default="info", help="log level: debug, info, warning, error")
     args = p.parse_args(argv)
@@ -39,7 +41,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             raise ValueError
     except ValueError:
         p.error(f"invalid --service-node-port-range {args.service_node_port_range!r} (want e.g. 30000-32767)")
+    try:
+        args.etcd_compaction_interval = parse_duration(args.etcd_compaction_interval)
+    except ValueError:
+        p.error(f"invalid --etcd-compaction-interval {args.etcd_compaction_interval!r} (want e.g. 5m or 30s)")
     return args
+
+
+def parse_duration(text: str) -> float:
+    """Go-style durations as upstream flags take them: 300ms, 30s, 5m, 1h, 1h30m, or plain seconds."""
+    import re
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(text)
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     logger = klog.setup("apiserver", args.log_level)
     servers = [s.strip() for s in args.etcd_servers.split(",") if s.strip()]
     server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
-                       f"{args.bind_address}:{args.secure_port}")
+                       f"{args.bind_address}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval)
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=3, lifespan="on")

@@ -38,7 +38,8 @@ BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-leas
 
 
 class APIServer:
-    def __init__(self, etcd_servers: list[str], config: Config, address: str) -> None:
+    def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0) -> None:
+        self.compaction_interval = compaction_interval
         self.client = EtcdClient(etcd_servers)
         self.config = config
         self.address = address
@@ -220,7 +221,13 @@ def build_app(server: APIServer) -> Starlette:
                 log.warning("bootstrap waiting for the store", extra={"error": str(e)})
                 await asyncio.sleep(0.5)
         log.info("apiserver ready", extra={"address": server.address})
+        compactor = None
+        if server.compaction_interval > 0:
+            from ..storage import compactor as compaction
+            compactor = asyncio.create_task(compaction.run(server.client, server.compaction_interval))
         yield
+        if compactor is not None:
+            compactor.cancel()
         await server.registry.close()
         await server.client.close()
 

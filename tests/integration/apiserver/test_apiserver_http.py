@@ -338,3 +338,25 @@ def test_events_expire_through_a_store_lease(cluster):
     h.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "nolease"}})
     kv = httpx.post(cluster.store_url + "/v3/kv/range", json={"key": base64.b64encode(b"/registry/configmaps/default/nolease").decode()}).json()["kvs"][0]
     assert "lease" not in kv  # only kinds with a TTL are leased
+
+
+def test_periodic_compaction_is_coordinated(cluster):
+    """An apiserver with a short --etcd-compaction-interval compacts the store (to the revision
+    it saw one interval earlier), so old revisions become unreadable."""
+    from conftest import start_apiserver
+    url, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-compactor",
+                                extra=["--etcd-compaction-interval=1s"])
+    try:
+        r = httpx.post(url + "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "compact-me"}}, timeout=30)
+        rev = r.json()["metadata"]["resourceVersion"]
+        key = base64.b64encode(b"/registry/configmaps/default/compact-me").decode()
+
+        def compacted() -> bool:
+            httpx.post(url + "/api/v1/namespaces/default/configmaps", json={"metadata": {"generateName": "tick-"}}, timeout=30)
+            r = httpx.post(cluster.store_url + "/v3/kv/range", json={"key": key, "revision": rev}, timeout=10)
+            return r.status_code == 400 and "compacted" in r.text
+        wait_until(compacted, timeout=60, interval=0.5, what="the store to be compacted past the object's revision")
+        marker = httpx.post(cluster.store_url + "/v3/kv/range", json={"key": base64.b64encode(b"compact_rev_key").decode()}).json()
+        assert int(marker["kvs"][0]["version"]) >= 2
+    finally:
+        proc.stop()
