@@ -28,7 +28,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="port range reserved for NodePort Services (default 30000-32767)")
     p.add_argument("--etcd-compaction-interval", default="5m",
                    help="how often the store is compacted (e.g. 5m, 30s; 0 disables), coordinated between apiservers (default 5m)")
-    p.add_argument("--token-auth-file", default=None, help="accepted for compatibility; authentication is not enforced yet")
+    p.add_argument("--token-auth-file", default=None,
+                   help="CSV of bearer tokens (token,user,uid[,\"group1,group2\"]); when set, API requests must present one")
     p.add_argument("--log-level", default="info", help="log level: debug, info, warning, error")
     args = p.parse_args(argv)
     try:
@@ -71,8 +72,17 @@ def main(argv: list[str] | None = None) -> int:
 
     logger = klog.setup("apiserver", args.log_level)
     servers = [s.strip() for s in args.etcd_servers.split(",") if s.strip()]
+    tokens = None
+    if args.token_auth_file:
+        from .server.auth import load_tokens
+        try:
+            tokens = load_tokens(args.token_auth_file)
+        except (OSError, ValueError) as e:
+            print(f"kubeling apiserver: --token-auth-file: {e}", file=sys.stderr)
+            return 2
     server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
-                       f"{args.bind_address}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval)
+                       f"{args.bind_address}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval,
+                       tokens=tokens)
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=3, lifespan="on")

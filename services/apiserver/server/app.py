@@ -23,6 +23,7 @@ from ..openapi.generate import OpenAPI
 from ..registry.catalog import Config, Registry
 from ..storage import EtcdClient, StoreError
 from . import codec
+from .auth import TokenAuthenticator, User
 from .handlers import Handlers
 from .routes import parse
 
@@ -38,8 +39,10 @@ BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-leas
 
 
 class APIServer:
-    def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0) -> None:
+    def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0,
+                 tokens: dict[str, User] | None = None) -> None:
         self.compaction_interval = compaction_interval
+        self.auth = TokenAuthenticator(tokens)
         self.client = EtcdClient(etcd_servers)
         self.config = config
         self.address = address
@@ -131,6 +134,7 @@ class APIServer:
         return b"".join(chunks)
 
     async def dispatch(self, request: Request) -> Response:
+        self.auth.authenticate(request.url.path, request.headers.get("authorization"))
         path = request.url.path.rstrip("/") or "/"
         method = request.method
         accept = request.headers.get("accept")

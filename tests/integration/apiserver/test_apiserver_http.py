@@ -360,3 +360,18 @@ def test_periodic_compaction_is_coordinated(cluster):
         assert int(marker["kvs"][0]["version"]) >= 2
     finally:
         proc.stop()
+
+
+def test_token_auth_file(cluster):
+    from conftest import start_apiserver
+    tokens = cluster.base / "tokens.csv"
+    tokens.write_text('s3cret,alice,1001,"dev,ops"\n')
+    url, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-auth", extra=[f"--token-auth-file={tokens}"])
+    try:
+        assert httpx.get(url + "/version").status_code == 200
+        r = httpx.get(url + "/api/v1/namespaces")
+        assert r.status_code == 401 and r.json()["reason"] == "Unauthorized"
+        assert httpx.get(url + "/api/v1/namespaces", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(url + "/api/v1/namespaces", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    finally:
+        proc.stop()
