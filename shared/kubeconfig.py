@@ -1,0 +1,87 @@
+"""Loading a kubeconfig the way client-go's clientcmd does, for kubeling's components.
+
+Only what a component needs: the current context's cluster server(s), its bearer token (inline
+or `tokenFile`), TLS trust, and the default namespace. kubeling adds one extension: the
+cluster's `server` may be a comma-separated list of apiserver URLs, and the client fails over
+between them in order, so a node agent survives the loss of one apiserver.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class KubeconfigError(ValueError):
+    pass
+
+
+@dataclass
+class ClientConfig:
+    servers: list[str]
+    token: str | None = None
+    namespace: str = "default"
+    verify: bool | str = True
+    cert: tuple[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _named(items: list[dict[str, Any]] | None, name: str, what: str) -> dict[str, Any]:
+    for item in items or []:
+        if item.get("name") == name:
+            return item.get(what) or {}
+    raise KubeconfigError(f"{what} {name!r} not found in kubeconfig")
+
+
+def _resolve(base: Path, p: str) -> str:
+    return str(p if os.path.isabs(p) else base / p)
+
+
+def parse(text: str, base: Path | None = None, context: str | None = None) -> ClientConfig:
+    """A ClientConfig from kubeconfig text; relative file paths resolve against `base`."""
+    base = base or Path.cwd()
+    doc = yaml.safe_load(text) or {}
+    ctx_name = context or doc.get("current-context")
+    if not ctx_name:
+        contexts = doc.get("contexts") or []
+        if len(contexts) != 1:
+            raise KubeconfigError("kubeconfig has no current-context")
+        ctx_name = contexts[0].get("name")
+    ctx = _named(doc.get("contexts"), ctx_name, "context")
+    cluster = _named(doc.get("clusters"), ctx.get("cluster", ""), "cluster")
+    user = _named(doc.get("users"), ctx["user"], "user") if ctx.get("user") else {}
+    servers = [s.strip().rstrip("/") for s in str(cluster.get("server") or "").split(",") if s.strip()]
+    if not servers:
+        raise KubeconfigError(f"cluster {ctx.get('cluster')!r} has no server")
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        token = Path(_resolve(base, user["tokenFile"])).read_text().strip()
+    verify: bool | str = True
+    if cluster.get("insecure-skip-tls-verify"):
+        verify = False
+    elif cluster.get("certificate-authority"):
+        verify = _resolve(base, cluster["certificate-authority"])
+    cert = None
+    if user.get("client-certificate") and user.get("client-key"):
+        cert = (_resolve(base, user["client-certificate"]), _resolve(base, user["client-key"]))
+    return ClientConfig(servers=servers, token=token, namespace=ctx.get("namespace") or "default", verify=verify, cert=cert)
+
+
+def load(path: str | os.PathLike[str] | None = None, context: str | None = None,
+         server: str | None = None) -> ClientConfig:
+    """Load `path` (else $KUBECONFIG's first file, else ~/.kube/config); `server` overrides the URL(s)."""
+    if path is None:
+        env = os.environ.get("KUBECONFIG", "")
+        path = env.split(os.pathsep)[0] if env else Path.home() / ".kube" / "config"
+    p = Path(path)
+    if not p.exists():
+        if server:
+            return ClientConfig(servers=[s.strip().rstrip("/") for s in server.split(",") if s.strip()])
+        raise KubeconfigError(f"kubeconfig {p} does not exist")
+    cfg = parse(p.read_text(), p.parent, context)
+    if server:
+        cfg.servers = [s.strip().rstrip("/") for s in server.split(",") if s.strip()]
+    return cfg
