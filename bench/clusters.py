@@ -64,6 +64,25 @@ def wait_for(cond, timeout: float, what: str, interval: float = 0.05):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" ({last!r})" if last else ""))
 
 
+def pin_store(rev: str, dest: Path) -> tuple[Path, str]:
+    """Export commit `rev` of kubeling into `dest` as an importable tree; returns (tree, commit).
+
+    The checkout is edited while benchmarks run, so a long benchmark measures one fixed commit:
+    `git archive` of kubeling/, services/ and shared/, with services/ and shared/ linked under
+    the kubeling package as the installed package maps them. Members run with cwd and
+    PYTHONPATH at that tree, ahead of the editable install of the live checkout.
+    """
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", commit, "kubeling", "services", "shared"], cwd=REPO, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    for sub in ("services", "shared"):
+        (dest / "kubeling" / sub).symlink_to(Path("..") / sub)
+    return dest, commit
+
+
 @dataclass
 class Member:
     name: str
@@ -87,6 +106,7 @@ class Cluster:
     kind: str
     base_dir: Path
     size: int = 3
+    store_tree: Path | None = None  # a tree from pin_store; None runs the installed (live) checkout
     members: list[Member] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -111,8 +131,11 @@ class Cluster:
 
     def start_member(self, i: int) -> None:
         m = self.members[i]
+        env, cwd = None, None
+        if self.kind == "kubeling" and self.store_tree is not None:
+            env, cwd = dict(os.environ, PYTHONPATH=str(self.store_tree)), self.store_tree
         with open(self.base_dir / f"{m.name}.log", "ab") as log:
-            m.proc = subprocess.Popen(self.command(m), stdout=log, stderr=subprocess.STDOUT,
+            m.proc = subprocess.Popen(self.command(m), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
 
     def start(self, timeout: float = 60.0) -> "Cluster":

@@ -13,6 +13,7 @@ It starts a fresh 3-member cluster on free loopback ports, then repeats:
      a leader again.
 and prints every sample and the median. A put that hangs (a proposal lost with the old leader)
 is abandoned after --put-timeout; it never delays the puts sent after it.
+`--store-rev REV` runs kubeling's store exported from commit REV, not the live checkout.
 Only PIDs started here are signalled; the cluster is killed on any exit (finally / SIGTERM).
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clusters import KINDS, Cluster, provenance  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from clusters import KINDS, Cluster, pin_store, provenance  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 
 async def put_once(port: int, key: str, timeout: float) -> bool:
@@ -127,6 +128,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=0.005, help="seconds between a writer's puts (default 0.005)")
     p.add_argument("--put-timeout", type=float, default=5.0, help="abandon a put after this long (default 5 s)")
     p.add_argument("--max-wait", type=float, default=30.0, help="give up a kill after this many seconds")
+    p.add_argument("--store-rev", default=None,
+                   help="run kubeling's store at this git commit (exported once) instead of the live checkout")
     p.add_argument("--json", type=Path, default=None, help="write the samples here")
     return p.parse_args()
 
@@ -142,7 +145,10 @@ def main() -> int:
     samples: list[dict] = []
     start = provenance()
     with tempfile.TemporaryDirectory(prefix=f"failover-{args.target}-") as scratch:
-        cluster = Cluster(args.target, Path(scratch))
+        tree = None
+        if args.store_rev and args.target == "kubeling":
+            tree, start["store_commit"] = pin_store(args.store_rev, Path(scratch) / "store-tree")
+        cluster = Cluster(args.target, Path(scratch), store_tree=tree)
         try:
             cluster.start()
             for k in range(1, args.kills + 1):

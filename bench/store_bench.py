@@ -10,6 +10,9 @@ and kills the cluster. Only one cluster is alive at a time: an idle cluster woul
 the measured one on two cores. At the end `kvbench-summary.py` turns the files into a table
 (median [min-max]), printed and saved as DIR/summary.md.
 
+`--store-rev REV` runs kubeling's store exported from commit REV rather than the live checkout
+(which others may be editing during the minutes a benchmark takes); provenance.json records it.
+
 Kinds: `kubeling` (`python -m kubeling etcd`; pysyncobj does not fsync), `etcd-nofsync` (etcd
 with `--unsafe-no-fsync`, the like-for-like comparison), `etcd` (default etcd, fsync on).
 """
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clusters import KINDS, Cluster, provenance  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from clusters import KINDS, Cluster, pin_store, provenance  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
 
@@ -37,6 +40,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--kinds", default="kubeling,etcd-nofsync", help=f"comma list of {', '.join(KINDS)}")
     p.add_argument("--out", type=Path, default=None, help="result dir (default bench/results/<UTC time>)")
     p.add_argument("--tools", type=Path, default=TOOLS, help="where kvbench.py and kvbench-summary.py are")
+    p.add_argument("--store-rev", default=None,
+                   help="run kubeling's store at this git commit (exported once) instead of the live checkout")
     p.add_argument("--kvbench-args", default="", help="extra kvbench flags, e.g. '--duration 3'")
     return p.parse_args()
 
@@ -49,10 +54,10 @@ def run_kvbench(tools: Path, cluster: Cluster, out: Path, label: str, extra: lis
         subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=600)
 
 
-def one_run(kind: str, run: int, args: argparse.Namespace, scratch: Path) -> Path:
+def one_run(kind: str, run: int, args: argparse.Namespace, scratch: Path, tree: Path | None) -> Path:
     """A fresh cluster of `kind`, one kvbench run, and the cluster killed whatever happens."""
     out = args.out / f"{kind}-r{run}.json"
-    cluster = Cluster(kind, scratch / f"{kind}-r{run}")
+    cluster = Cluster(kind, scratch / f"{kind}-r{run}", store_tree=tree)
     try:
         cluster.start()
         started = time.strftime("%H:%M:%S")
@@ -88,9 +93,12 @@ def main() -> int:
     files: list[Path] = []
     record = {"command": sys.argv, "start": provenance()}
     with tempfile.TemporaryDirectory(prefix="store-bench-") as scratch:
+        tree = None
+        if args.store_rev:
+            tree, record["store_commit"] = pin_store(args.store_rev, Path(scratch) / "store-tree")
         for run in range(1, args.runs + 1):
             for kind in kinds:
-                files.append(one_run(kind, run, args, Path(scratch)))
+                files.append(one_run(kind, run, args, Path(scratch), tree))
     record["end"] = provenance()
     (args.out / "provenance.json").write_text(json.dumps(record, indent=1) + "\n")
     print(summarize(args.tools, files, args.out))
