@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from .rawhttp import RawHTTPClient, RawHTTPError
+
 log = logging.getLogger("apiserver.storage")
 
 
@@ -128,32 +130,39 @@ class EtcdClient:
             raise ValueError("at least one store endpoint is required")
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self._current = 0
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))  # watch streams
+        self._raw = RawHTTPClient(timeout=timeout)  # unary calls
 
     async def close(self) -> None:
+        await self._raw.close()
         await self._http.aclose()
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         last: Exception | None = None
         n = len(self.endpoints)
+        payload = json.dumps(body, separators=(",", ":")).encode()
         for attempt in range(n * 2):
             idx = (self._current + attempt) % n
             url = self.endpoints[idx] + path
             try:
-                resp = await self._http.post(url, json=body)
-            except (httpx.TransportError, OSError) as e:
+                status, content = await self._raw.post(url, payload)
+            except RawHTTPError as e:
                 last = e
-                log.warning("store endpoint failed", extra={"endpoint": self.endpoints[idx], "error": repr(e)})
+                log.warning("store endpoint failed", extra={"endpoint": self.endpoints[idx], "error": str(e)})
                 if attempt + 1 >= n:
                     await asyncio.sleep(0.1)
                 continue
-            if resp.status_code in (502, 503) or (resp.status_code == 500 and "deadline" in resp.text):
-                last = StoreError(resp.text, 14, resp.status_code)
+            if status in (502, 503) or (status == 500 and b"deadline" in content):
+                last = StoreError(content.decode(errors="replace"), 14, status)
                 continue
             self._current = idx
-            data = resp.json() if resp.content else {}
-            if resp.status_code != 200:
-                raise StoreError(data.get("message") or data.get("error") or resp.text, int(data.get("code", 2)), resp.status_code)
+            try:
+                data = json.loads(content) if content else {}
+            except ValueError:
+                raise StoreError(f"the store answered {status} with a body that is not JSON", 2, status) from None
+            if status != 200:
+                raise StoreError(data.get("message") or data.get("error") or content.decode(errors="replace"),
+                                 int(data.get("code", 2)), status)
             return data
         raise StoreUnavailable(f"no store endpoint answered ({last!r})", 14, 503)
 
