@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how often watches with progress_notify get a progress message")
     p.add_argument("--max-inflight-entries", type=int, default=2,
                    help="Raft entries this member keeps in flight; requests arriving meanwhile are grouped into the next")
+    p.add_argument("--raft-tick", choices=["loop", "thread"], default="loop",
+                   help="run Raft on the HTTP event loop (fewer thread hand-offs) or on pysyncobj's own thread")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=data_dir, listen_peer=url_hostport(listen_peer), secret=secret,
         heartbeat_ms=args.heartbeat_interval, election_ms=args.election_timeout,
         snapshot_entries=args.snapshot_count, request_timeout=args.request_timeout,
-        peers=len(members) - 1,
+        peers=len(members) - 1, tick_on_loop=args.raft_tick == "loop",
     )
     opts = ServerOptions(
         client_urls=advertise_client, max_request_bytes=args.max_request_bytes, max_txn_ops=args.max_txn_ops,

@@ -27,6 +27,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 from . import errors
 from .errors import EtcdError
 from .members import Cluster
+from .looppoller import LoopTicker
 from .statemachine import KVStateMachine
 
 log = logging.getLogger("etcd.raft")
@@ -45,6 +46,7 @@ class RaftSettings:
     snapshot_entries: int = 10000
     request_timeout: float = 5.0
     peers: int = 2
+    tick_on_loop: bool = True  # drive pysyncobj from the event loop (looppoller.py), not its own thread
 
     def conf(self, on_state_changed) -> SyncObjConf:
         hb = self.heartbeat_ms / 1000.0
@@ -70,6 +72,7 @@ class RaftSettings:
             # A lone member commits on its next tick, so it must tick often; members with peers
             # are woken by their peers' messages and can poll longer.
             autoTickPeriod=min(0.05, hb / 2) if self.peers else 0.002,
+            autoTick=not self.tick_on_loop,
             logCompactionMinEntries=self.snapshot_entries,
             logCompactionMinTime=60,
             dynamicMembershipChange=False,
@@ -80,18 +83,35 @@ class RaftSettings:
 class RaftNode:
     """The member's pysyncobj instance plus the views the gateway needs (leader, term, indexes)."""
 
-    def __init__(self, cluster: Cluster, settings: RaftSettings, sm: KVStateMachine) -> None:
+    def __init__(self, cluster: Cluster, settings: RaftSettings, sm: KVStateMachine,
+                 loop: asyncio.AbstractEventLoop) -> None:
         self.cluster = cluster
         self.settings = settings
         self.sm = sm
+        self.loop = loop
         (settings.data_dir / "member").mkdir(parents=True, exist_ok=True)
         self.leader_changes = 0
+        self.ticker: LoopTicker | None = None
+        extra: dict[str, Any] = {}
+        if settings.tick_on_loop:
+            self.ticker = LoopTicker(loop, period=0.01 if settings.peers else 0.002)
+            extra["transportClass"] = self.ticker.transport_class()
         self.sync = SyncObj(
             cluster.self_member.raft_address,
             cluster.peer_addresses(),
             settings.conf(self._on_state_changed),
             consumers=[sm],
+            **extra,
         )
+        if self.ticker is not None:
+            self.ticker.start(self.sync)
+
+    def call_on_loop(self, fn, *args) -> None:
+        """Run `fn` on the event loop, from pysyncobj's callbacks (its tick thread, or the loop itself)."""
+        if self.ticker is not None:
+            self.loop.call_soon(fn, *args)
+        else:
+            self.loop.call_soon_threadsafe(fn, *args)
 
     def _on_state_changed(self, old: int, new: int) -> None:
         # Runs on the tick thread; only log and count.
@@ -130,6 +150,8 @@ class RaftNode:
         return total
 
     def destroy(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
         self.sync.destroy()
 
 
@@ -232,7 +254,7 @@ class Proposer:
 
         def on_done(result: Any, reason: int) -> None:  # tick thread: hand over, never raise
             try:
-                self.loop.call_soon_threadsafe(done_on_loop, result, reason)
+                self.node.call_on_loop(done_on_loop, result, reason)
             except RuntimeError:  # loop closed during shutdown
                 pass
 

@@ -128,10 +128,11 @@ class EtcdServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.hub = WatchHub(self.sm, self.header, loop, self.opts.progress_notify_interval)
+        self.hub = WatchHub(self.sm, self.header, loop, self.opts.progress_notify_interval,
+                            threadsafe=not self.raft_settings.tick_on_loop)
         self.sm.on_applied = self.hub.notify
         self.sm.on_restored = self.hub.notify
-        self.node = RaftNode(self.cluster, self.raft_settings, self.sm)
+        self.node = RaftNode(self.cluster, self.raft_settings, self.sm, loop)
         self.proposer = Proposer(self.node, loop, self.opts.max_inflight_entries)
         self._tasks = [
             loop.create_task(self._publish_loop()),
@@ -148,7 +149,10 @@ class EtcdServer:
         if self.proposer is not None:
             self.proposer.close()
         if self.node is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.node.destroy)
+            if self.raft_settings.tick_on_loop:
+                self.node.destroy()
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, self.node.destroy)
 
     # ------------------------------------------------------------------ helpers for the gateway
 

@@ -48,8 +48,9 @@ class Watcher:
 
 class WatchHub:
     def __init__(self, sm: KVStateMachine, header: Callable[[int | None], dict], loop: asyncio.AbstractEventLoop,
-                 progress_interval: float = 600.0) -> None:
+                 progress_interval: float = 600.0, threadsafe: bool = True) -> None:
         self.sm = sm
+        self.threadsafe = threadsafe  # False when Raft applies on the event loop itself
         self.header = header
         self.loop = loop
         self.progress_interval = progress_interval
@@ -57,12 +58,15 @@ class WatchHub:
         self._scheduled = False
         self.events_sent = 0
 
-    # -- called from the tick thread
+    # -- called where entries are applied: the tick thread, or the loop
     def notify(self, rev: int | None = None) -> None:
         if not self._scheduled:
             self._scheduled = True
             try:
-                self.loop.call_soon_threadsafe(self._dispatch)
+                if self.threadsafe:
+                    self.loop.call_soon_threadsafe(self._dispatch)
+                else:
+                    self.loop.call_soon(self._dispatch)
             except RuntimeError:
                 pass
 

@@ -1,0 +1,105 @@
+"""Run pysyncobj on the asyncio event loop instead of its own tick thread.
+
+pysyncobj normally ticks on a thread of its own: every write then crosses threads twice (event
+loop -> tick thread -> event loop), and the two threads fight over the GIL. With
+`autoTick=False`, pysyncobj lets the caller drive it: `LoopPoller` hands its sockets to the event
+loop (add_reader/add_writer) and `LoopTicker` runs `doTick(0)` right after any of them fires and
+on a short timer (elections and heartbeats). Everything Raft does then happens on the one thread
+that also serves HTTP, with no lock contention and no thread wake-ups.
+
+pysyncobj creates its poller in `SyncObj.__init__` and hands it to the transport it builds right
+after; `LoopTransport` is that transport, and installs the loop poller first, so every socket
+pysyncobj ever opens (server, peer connections, its wake-up pipe) is watched by the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+
+from pysyncobj.poller import POLL_EVENT_TYPE, Poller
+from pysyncobj.transport import TCPTransport
+
+log = logging.getLogger("etcd.raft")
+
+
+class LoopPoller(Poller):
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_event: Callable[[], None]) -> None:
+        self.loop = loop
+        self.on_event = on_event
+        self.callbacks: dict[int, Callable[[int, int], None]] = {}
+
+    def subscribe(self, descr: int, callback, eventMask: int) -> None:  # noqa: N803 (pysyncobj's API)
+        self.unsubscribe(descr)
+        self.callbacks[descr] = callback
+        if eventMask & (POLL_EVENT_TYPE.READ | POLL_EVENT_TYPE.ERROR):
+            self.loop.add_reader(descr, self._fire, descr, POLL_EVENT_TYPE.READ)
+        if eventMask & POLL_EVENT_TYPE.WRITE:
+            self.loop.add_writer(descr, self._fire, descr, POLL_EVENT_TYPE.WRITE)
+
+    def unsubscribe(self, descr: int) -> None:
+        if self.callbacks.pop(descr, None) is not None:
+            self.loop.remove_reader(descr)
+            self.loop.remove_writer(descr)
+
+    def _fire(self, descr: int, event: int) -> None:
+        callback = self.callbacks.get(descr)
+        if callback is not None:
+            try:
+                callback(descr, event)
+            except Exception:
+                log.exception("raft socket callback failed")
+        self.on_event()
+
+    def poll(self, timeout: float) -> None:
+        """Events are dispatched by the event loop; a tick never blocks here."""
+
+
+
+class LoopTransport(TCPTransport):
+    """pysyncobj's TCP transport, with the event-loop poller installed before it opens anything."""
+
+    def __init__(self, poller: LoopPoller, syncObj, selfNode, otherNodes) -> None:  # noqa: N803
+        syncObj._poller = poller
+        super().__init__(syncObj, selfNode, otherNodes)
+
+
+class LoopTicker:
+    """Drives `SyncObj.doTick` from the event loop: after socket activity and every `period`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
+        self.sync = None
+        self.loop = loop
+        self.period = period
+        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self.poller = LoopPoller(loop, self.soon)
+
+    def transport_class(self):
+        """What to pass as SyncObj's transportClass."""
+        return functools.partial(LoopTransport, self.poller)
+
+    def start(self, sync) -> None:
+        self.sync = sync
+        self._periodic()
+
+    def soon(self) -> None:
+        if not self._scheduled and self.sync is not None:
+            self._scheduled = True
+            self.loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self._scheduled = False
+        try:
+            self.sync.doTick(0.0)
+        except Exception:
+            log.exception("raft tick failed")
+
+    def _periodic(self) -> None:
+        self._tick()
+        self._timer = self.loop.call_later(self.period, self._periodic)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
