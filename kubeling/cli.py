@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "etcd": ("kubeling.services.etcd.main", "run one member of the Raft-replicated, etcd-compatible store"),
     "etcdctl": ("kubeling.services.etcd.etcdctl", "etcdctl-style client for kubeling's store or a real etcd"),
     "apiserver": ("kubeling.services.apiserver.main", "serve the Kubernetes REST API over the store"),
+    "scheduler": ("kubeling.services.scheduler.main", "watch unscheduled pods, filter and score nodes, bind"),
 }
 
 

@@ -1,0 +1,131 @@
+"""`kubeling scheduler`: watches unscheduled pods, filters and scores nodes, posts Bindings.
+
+Flags follow kube-scheduler's. Only the elected instance schedules (Lease kube-system/
+kube-scheduler); every instance keeps its informers warm so a standby takes over at once.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+import socket
+import uuid
+
+from kubeling.shared import kubeconfig, log as klog
+from kubeling.shared.client import Client
+from kubeling.shared.health import health_routes
+from kubeling.shared.httpserver import HTTPServer, Request, Response, text
+from kubeling.shared.leaderelection import LeaderElector
+
+from .metrics import Metrics
+from .scheduler import Scheduler
+
+
+def duration(s: str) -> float:
+    """Go-style durations as upstream flags take them: 15s, 2m, 1m30s, 500ms, or plain seconds."""
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    total, pos = 0.0, 0
+    for m in re.finditer(r"(\d+(?:\.\d+)?)(ms|s|m|h)", s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or not s:
+        raise argparse.ArgumentTypeError(f"invalid duration {s!r}")
+    return total
+
+
+def boolean(s: str) -> bool:
+    if s.lower() in ("true", "1", "yes"):
+        return True
+    if s.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {s!r}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubeling scheduler", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kubeconfig", help="kubeconfig with the apiserver URL(s) (comma-separated server = failover list)")
+    p.add_argument("--master", help="apiserver URL(s), overriding the kubeconfig's server")
+    p.add_argument("--scheduler-name", default="default-scheduler", help="schedule pods whose spec.schedulerName is this")
+    p.add_argument("--leader-elect", type=boolean, nargs="?", const=True, default=True,
+                   help="elect a leader through a Lease before scheduling (default true, as upstream)")
+    p.add_argument("--leader-elect-lease-duration", type=duration, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=duration, default=2.0)
+    p.add_argument("--leader-elect-resource-name", default="kube-scheduler")
+    p.add_argument("--leader-elect-resource-namespace", default="kube-system")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address for /healthz /livez /readyz /metrics")
+    p.add_argument("--secure-port", type=int, default=10259, help="port for the health and metrics endpoints (plain HTTP)")
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+async def run(args: argparse.Namespace) -> int:
+    log = logging.getLogger("scheduler")
+    cfg = kubeconfig.load(args.kubeconfig, server=args.master)
+    client = Client(cfg, user_agent="kubeling-scheduler")
+    metrics = Metrics()
+    sched = Scheduler(client, args.scheduler_name, metrics)
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    routes = health_routes(sched.ready, metrics.registry)
+
+    async def handle(req: Request) -> Response:
+        return routes(req) or text("404 page not found\n", 404)
+
+    server = await HTTPServer(handle, args.bind_address, args.secure_port).start()
+    log.info("serving health and metrics", extra={"address": f"{args.bind_address}:{server.port}"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sched.start_informers()
+
+    elector: LeaderElector | None = None
+    if args.leader_elect:
+        async def lead() -> None:
+            metrics.leader.labels(args.leader_elect_resource_name).set(1)
+            await sched.run()
+        elector = LeaderElector(client, args.leader_elect_resource_name, identity,
+                                args.leader_elect_resource_namespace,
+                                lease_duration=args.leader_elect_lease_duration,
+                                renew_deadline=args.leader_elect_renew_deadline,
+                                retry_period=args.leader_elect_retry_period, on_started_leading=lead,
+                                on_stopped_leading=lambda: metrics.leader.labels(args.leader_elect_resource_name).set(0))
+        main_task = asyncio.create_task(elector.run())
+    else:
+        main_task = asyncio.create_task(sched.run())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    rc = 0
+    if main_task in done:
+        # Leadership lost (or the loop died): exit so a supervisor restarts us, as kube-scheduler does.
+        exc = main_task.exception()
+        log.error("lost leadership or scheduling loop ended", extra={"err": repr(exc) if exc else "leader election lost"})
+        rc = 1
+    else:
+        log.info("shutting down")
+        main_task.cancel()
+        try:
+            await main_task
+        except (asyncio.CancelledError, Exception):
+            pass
+    stopper.cancel()
+    await sched.shutdown()
+    if elector:
+        await elector.release()
+    await server.close()
+    await client.aclose()
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    klog.setup("scheduler", args.log_level)
+    os.environ.setdefault("PYTHONASYNCIODEBUG", "0")
+    return asyncio.run(run(args))
