@@ -129,7 +129,8 @@ class Store:
         if from_cache and not continue_token:
             await self.cache.ensure_started()
             objs, rev = self.cache.snapshot(prefix)
-            items = [self._finish(copy.deepcopy(o)) for o in objs]
+            # cached objects are shared and never mutated: a shallow copy per response is enough
+            items = [self._finish(dict(o)) for o in objs]
             return [o for o in items if self.matches(o, labels, fields)], rev, None, None
         start, revision = prefix, 0
         if continue_token:
@@ -439,7 +440,7 @@ class Store:
             objs, after = self.cache.snapshot(prefix)
             sub = self.cache.subscribe(after)
             for obj in objs:
-                obj = self._finish(copy.deepcopy(obj))
+                obj = self._finish(dict(obj))
                 if self.matches(obj, labels, fields):
                     yield WatchItem("ADDED", obj)
             if initial_events_end:
@@ -468,9 +469,9 @@ class Store:
         old_ok = ev.prev is not None and self.matches(ev.prev, labels, fields)
         if ev.obj is None:
             if old_ok:
-                return WatchItem("DELETED", self._finish(copy.deepcopy(ev.prev)))
+                return WatchItem("DELETED", self._finish(dict(ev.prev)))
             return None
-        obj = self._finish(copy.deepcopy(ev.obj))
+        obj = self._finish(dict(ev.obj))
         if new_ok and ev.prev is None:
             return WatchItem("ADDED", obj)
         if new_ok and old_ok:
