@@ -375,3 +375,26 @@ def test_token_auth_file(cluster):
         assert httpx.get(url + "/api/v1/namespaces", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     finally:
         proc.stop()
+
+
+def test_object_count_quota(cluster):
+    h = cluster.http
+    h.post("/api/v1/namespaces", json={"metadata": {"name": "counted"}})
+    q = {"metadata": {"name": "counts"}, "spec": {"hard": {"count/deployments.apps": "1", "configmaps": "1", "services.nodeports": "0"}}}
+    assert h.post("/api/v1/namespaces/counted/resourcequotas", json=q).status_code == 201
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d1"},
+           "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+                                                                        "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    url = "/apis/apps/v1/namespaces/counted/deployments"
+    assert h.post(url, json=dep).status_code == 201
+    r = h.post(url, json={**dep, "metadata": {"name": "d2"}})
+    assert r.status_code == 403 and r.json()["reason"] == "Forbidden"
+    assert r.json()["message"] == ('deployments.apps "d2" is forbidden: exceeded quota: counts, requested: count/deployments.apps=1, '
+                                   'used: count/deployments.apps=1, limited: count/deployments.apps=1')
+    assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c1"}}).status_code == 201
+    assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c2"}}).status_code == 403
+    svc = {"metadata": {"name": "np"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    r = h.post("/api/v1/namespaces/counted/services", json=svc)
+    assert r.status_code == 403 and "services.nodeports=1" in r.json()["message"]
+    assert h.delete(f"{url}/d1").status_code == 200
+    assert h.post(url, json={**dep, "metadata": {"name": "d2"}}).status_code == 201  # released on delete
