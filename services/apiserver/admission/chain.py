@@ -25,8 +25,9 @@ class AdmissionChain:
 
     async def __call__(self, op: str, store: "Store", obj: dict[str, Any] | None, old: dict[str, Any] | None,
                        dry_run: bool) -> None:
-        """op is CREATE, UPDATE, DELETE (before) or DELETED (after the object left the store)."""
-        if op == "DELETED":
+        """op is CREATE, UPDATE, DELETE (before the write), DELETED (the object left the store) or
+        CREATE_ABORTED (admitted, but not written: charges are given back)."""
+        if op in ("DELETED", "CREATE_ABORTED"):
             await self.quota.released(store, old or {})
             return
         await self.lifecycle.admit(op, store, obj, old)

@@ -204,30 +204,45 @@ class Store:
         s.default(obj)
         s.canonicalize(obj)
         generated = not md.get("name") and bool(md.get("generateName"))
+        base = obj
         for attempt in range(5):
+            obj = copy.deepcopy(base)  # each attempt starts from the request: allocations and admission are redone
+            md = meta(obj)
             if generated:
                 md["name"] = generate_name(md["generateName"])
             errs = s.validate(obj)
             if errs:
                 raise invalid_error(s.kind, md.get("name") or md.get("generateName", ""), errs, s.group)
-            if self.admit:
-                await self.admit("CREATE", self, obj, None, dry_run)
-            key = self.key(md.get("namespace"), md["name"])
-            compares, ops = await s.allocations(self, None, obj)
-            if dry_run:
-                md.pop("resourceVersion", None)
-                return obj
+            charged = False
             try:
-                res = await self.client.txn([Compare(key, "VERSION", 0), *compares],
-                                            [op_put(key, encode(obj), await self._lease_id()), *ops])
-            except StoreError as e:
-                if e.code == 5 and self._lease is not None:  # our shared lease is gone (store restarted): take a new one
-                    self._lease = None
-                    continue
-                raise _store_error(e) from e
-            if res.succeeded:
+                if self.admit:
+                    await self.admit("CREATE", self, obj, None, dry_run)
+                    charged = not dry_run
+                key = self.key(md.get("namespace"), md["name"])
+                compares, ops = await s.allocations(self, None, obj)
+                if dry_run:
+                    md.pop("resourceVersion", None)
+                    return obj
+                try:
+                    res = await self.client.txn([Compare(key, "VERSION", 0), *compares],
+                                                [op_put(key, encode(obj), await self._lease_id()), *ops])
+                except StoreError as e:
+                    if e.code == 5 and self._lease is not None:  # our shared lease is gone (store restarted)
+                        self._lease = None
+                        res = None
+                    else:
+                        raise _store_error(e) from e
+            except BaseException:
+                if charged:  # give back what admission (quota) charged for an object that was not written
+                    await self.admit("CREATE_ABORTED", self, None, obj, False)
+                raise
+            if res is not None and res.succeeded:
                 md["resourceVersion"] = str(res.revision)
                 return obj
+            if charged:
+                await self.admit("CREATE_ABORTED", self, None, obj, False)
+            if res is None:
+                continue
             if await self._get_kv(md.get("namespace"), md["name"]) is not None:
                 if generated and attempt < 4:
                     continue

@@ -380,7 +380,7 @@ def test_token_auth_file(cluster):
 def test_object_count_quota(cluster):
     h = cluster.http
     h.post("/api/v1/namespaces", json={"metadata": {"name": "counted"}})
-    q = {"metadata": {"name": "counts"}, "spec": {"hard": {"count/deployments.apps": "1", "configmaps": "1", "services.nodeports": "0"}}}
+    q = {"metadata": {"name": "counts"}, "spec": {"hard": {"count/deployments.apps": "1", "configmaps": "2", "services.nodeports": "0"}}}
     assert h.post("/api/v1/namespaces/counted/resourcequotas", json=q).status_code == 201
     dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d1"},
            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
@@ -392,7 +392,11 @@ def test_object_count_quota(cluster):
     assert r.json()["message"] == ('deployments.apps "d2" is forbidden: exceeded quota: counts, requested: count/deployments.apps=1, '
                                    'used: count/deployments.apps=1, limited: count/deployments.apps=1')
     assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c1"}}).status_code == 201
-    assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c2"}}).status_code == 403
+    assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c1"}}).status_code == 409
+    used = h.get("/api/v1/namespaces/counted/resourcequotas/counts").json()["status"]["used"]
+    assert used["configmaps"] == "1"  # a create that failed (AlreadyExists) gave its charge back
+    assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c2"}}).status_code == 201
+    assert h.post("/api/v1/namespaces/counted/configmaps", json={"metadata": {"name": "c3"}}).status_code == 403
     svc = {"metadata": {"name": "np"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
     r = h.post("/api/v1/namespaces/counted/services", json=svc)
     assert r.status_code == 403 and "services.nodeports=1" in r.json()["message"]
