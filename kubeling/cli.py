@@ -8,12 +8,22 @@ from __future__ import annotations
 import importlib
 import sys
 
-# subcommand -> (module, one-line help). The module's main(argv) parses its own flags.
+# subcommand -> (module[:function], one-line help). The function (default `main`) takes argv and
+# parses its own flags.
 COMMANDS: dict[str, tuple[str, str]] = {
     "etcd": ("kubeling.services.etcd.main", "run one member of the Raft-replicated, etcd-compatible store"),
     "etcdctl": ("kubeling.services.etcd.etcdctl", "etcdctl-style client for kubeling's store or a real etcd"),
     "apiserver": ("kubeling.services.apiserver.main", "serve the Kubernetes REST API over the store"),
     "scheduler": ("kubeling.services.scheduler.main", "watch unscheduled pods, filter and score nodes, bind"),
+    "node": ("kubeling.services.node.main", "node agent: register a Node, run its pods in a fake runtime, serve logs"),
+    "up": ("kubeling.services.launcher.commands:up", "run a whole cluster on this machine (no Docker, no root)"),
+    "down": ("kubeling.services.launcher.commands:down", "stop a cluster started with `up`"),
+    "status": ("kubeling.services.launcher.commands:status", "components, Raft leader, nodes and pods of a cluster"),
+    "kubeconfig": ("kubeling.services.launcher.commands:kubeconfig", "print the path of a cluster's kubeconfig"),
+    "logs": ("kubeling.services.launcher.commands:logs", "show a component's log"),
+    "kill": ("kubeling.services.launcher.commands:kill", "SIGKILL one component (failure drill)"),
+    "start": ("kubeling.services.launcher.commands:start", "start one component again"),
+    "restart": ("kubeling.services.launcher.commands:restart", "restart one component"),
 }
 
 
@@ -40,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"kubeling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    module_name, _, func = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    return int(getattr(module, func or "main")(rest) or 0)
 
 
 if __name__ == "__main__":

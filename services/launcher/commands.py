@@ -1,0 +1,260 @@
+"""`kubeling up / down / status / kubeconfig / logs / kill / start / restart`: a whole cluster on
+this machine's loopback, as separate processes, no Docker and no root.
+
+Each function is the `main(argv)` of one subcommand (see kubeling/cli.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from . import procs
+from .health import collect
+from .plan import UpOptions, kubeconfig_yaml, make_plan
+from .state import ClusterDir, Plan, known_clusters
+
+DEFAULT_NAME = "kubeling"
+
+
+def _default_name() -> str:
+    names = known_clusters()
+    return names[0] if len(names) == 1 else DEFAULT_NAME
+
+
+def _name_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default=None, help="cluster name (default: the only cluster, else 'kubeling')")
+
+
+def _load(name: str | None) -> tuple[ClusterDir, Plan]:
+    cdir = ClusterDir(name or _default_name())
+    if not cdir.exists():
+        raise SystemExit(f"kubeling: no cluster named {cdir.name!r} (run `kubeling up --name {cdir.name}`)")
+    return cdir, cdir.load()
+
+
+def _wait(cond, timeout: float, what: str) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return True
+        except (httpx.HTTPError, OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    print(f"kubeling: timed out after {timeout:.0f}s waiting for {what}", file=sys.stderr)
+    return False
+
+
+def _healthy(url: str) -> bool:
+    return httpx.get(url, timeout=1.0).status_code == 200
+
+
+def _nodes_ready(plan: Plan) -> bool:
+    want = set(plan.node_ips)
+    items = httpx.get(plan.api_url + "/api/v1/nodes", timeout=2.0).json().get("items", [])
+    ready = {n["metadata"]["name"] for n in items
+             if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))}
+    return want <= ready
+
+
+def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
+    """Start everything in dependency order and wait until it serves. True when all is up."""
+    for comp in plan.of_kind("etcd"):
+        procs.start(cdir, comp)
+    ok = all(_wait(lambda c=c: _healthy(c.health_url), timeout, f"{c.name} healthy") for c in plan.of_kind("etcd"))
+    for comp in plan.of_kind("apiserver"):
+        procs.start(cdir, comp)
+    ok = ok and all(_wait(lambda c=c: _healthy(c.health_url), timeout, f"{c.name} ready")
+                    for c in plan.of_kind("apiserver"))
+    cdir.kubeconfig.write_text(kubeconfig_yaml(plan))
+    for kind in ("scheduler", "controller-manager", "node"):
+        for comp in plan.of_kind(kind):
+            procs.start(cdir, comp)
+    if ok and plan.node_ips:
+        ok = _wait(lambda: _nodes_ready(plan), timeout, "every node Ready")
+    return ok
+
+
+def how_to_use(cdir: ClusterDir, plan: Plan) -> str:
+    ip = next(iter(plan.node_ips.values()), "127.0.1.1")
+    return f"""
+Cluster '{plan.name}' is up: {len(plan.of_kind('etcd'))} store members, API at {plan.api_url}.
+  export KUBECONFIG={cdir.kubeconfig}
+  kubectl get nodes -o wide
+  kubectl run web --image=nginx && kubectl get pods -o wide -w
+  kubectl expose pod web --port=80 --type=NodePort && kubectl get svc web
+  curl {plan.api_url}/api/v1/namespaces/default/pods
+  curl http://{ip}:<nodePort>/
+  kubeling etcdctl --endpoints {','.join(u.split('//')[1] for u in plan.store_urls)} get /registry --prefix --keys-only
+Drills: kubeling kill node-2 | kubeling kill etcd-0 | kubeling start node-2 | kubeling status | kubeling down
+"""
+
+
+def up(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="kubeling up", description="Start a whole cluster on this machine's loopback: "
+                                "store members, apiserver, scheduler, controller-manager and node agents, each its own "
+                                "process. Shows a live status view until Ctrl-C, which stops it (-d: run detached).")
+    p.add_argument("--name", default=DEFAULT_NAME, help="cluster name; `up` again with the same name keeps its data")
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--store-members", type=int, default=3)
+    p.add_argument("--ha", action="store_true", help="two apiservers, schedulers and controller-managers")
+    p.add_argument("-d", "--detach", action="store_true", help="start it and return; stop it with `kubeling down`")
+    p.add_argument("--node-monitor-period", default="5s")
+    p.add_argument("--node-monitor-grace-period", default="40s", help="e.g. 4s for failover drills")
+    p.add_argument("--pod-eviction-timeout", default="5m", help="e.g. 5s for failover drills")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each stage")
+    args = p.parse_args(argv)
+    cdir = ClusterDir(args.name)
+    if cdir.exists():
+        plan = cdir.load()
+        print(f"Reusing cluster '{args.name}' from {cdir.root} (its data, ports and size are kept).")
+    else:
+        opts = UpOptions(args.name, args.nodes, args.store_members, args.ha, args.node_monitor_grace_period,
+                         args.node_monitor_period, args.pod_eviction_timeout)
+        cdir.root.mkdir(parents=True, exist_ok=True)
+        plan = make_plan(opts, cdir)
+        cdir.save(plan)
+    t0 = time.monotonic()
+    ok = bring_up(cdir, plan, args.timeout)
+    took = time.monotonic() - t0
+    if not ok:
+        print(f"kubeling: the cluster did not come up; see `kubeling logs <component> --name {args.name}` "
+              f"(logs in {cdir.root / 'logs'})", file=sys.stderr)
+        if not args.detach:
+            procs.stop(cdir, list(reversed(plan.components)))
+        return 1
+    print(how_to_use(cdir, plan) + f"(up in {took:.1f}s)")
+    if args.detach:
+        return 0
+    return _live(cdir, plan)
+
+
+def _live(cdir: ClusterDir, plan: Plan) -> int:
+    from rich.live import Live
+
+    from .view import render
+
+    stop = {"now": False}
+
+    def on_signal(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with Live(render(plan.name, collect(cdir, plan)), refresh_per_second=2, screen=False) as live:
+            while not stop["now"]:
+                time.sleep(1.0)
+                live.update(render(plan.name, collect(cdir, plan)))
+    except KeyboardInterrupt:
+        pass
+    print("Stopping the cluster ...")
+    procs.stop(cdir, list(reversed(plan.components)))
+    return 0
+
+
+def down(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="kubeling down", description="Stop every component of a cluster (SIGTERM, "
+                                "then SIGKILL after a grace period). Its data stays unless --purge.")
+    _name_arg(p)
+    p.add_argument("--purge", action="store_true", help="also delete the cluster's directory (data, logs, kubeconfig)")
+    args = p.parse_args(argv)
+    cdir, plan = _load(args.name)
+    procs.stop(cdir, list(reversed(plan.components)))
+    if args.purge:
+        import shutil
+
+        shutil.rmtree(cdir.root)
+    print(f"Cluster '{plan.name}' stopped" + (" and deleted." if args.purge else f"; data kept in {cdir.root}."))
+    return 0
+
+
+def status(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="kubeling status", description="Components and their health, the store's "
+                                "Raft leader and term, nodes and their pods.")
+    _name_arg(p)
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    args = p.parse_args(argv)
+    cdir, plan = _load(args.name)
+    st = collect(cdir, plan)
+    if args.output == "json":
+        print(json.dumps({"name": plan.name, "api": plan.api_url, "kubeconfig": str(cdir.kubeconfig),
+                          **st.to_json()}, indent=1))
+    else:
+        from rich.console import Console
+
+        from .view import render
+
+        Console().print(render(plan.name, st))
+    return 0 if all(c.pid for c in st.components) else 3
+
+
+def kubeconfig(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="kubeling kubeconfig", description="Print the path of the cluster's kubeconfig.")
+    _name_arg(p)
+    args = p.parse_args(argv)
+    cdir, _ = _load(args.name)
+    print(cdir.kubeconfig)
+    return 0
+
+
+def logs(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="kubeling logs", description="Show a component's log (etcd-0, kube-apiserver-0, "
+                                "node-1, ...).")
+    p.add_argument("component")
+    _name_arg(p)
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--tail", type=int, default=-1)
+    args = p.parse_args(argv)
+    cdir, plan = _load(args.name)
+    plan.get(args.component)  # unknown names fail with the list below
+    path = cdir.log_path(args.component)
+    cmd = ["tail", "-n", str(args.tail) if args.tail >= 0 else "+1"] + (["-F"] if args.follow else []) + [str(path)]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _component(argv: list[str], prog: str, description: str):
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("component")
+    _name_arg(p)
+    args = p.parse_args(argv)
+    cdir, plan = _load(args.name)
+    try:
+        return cdir, plan, plan.get(args.component)
+    except KeyError:
+        names = ", ".join(c.name for c in plan.components)
+        raise SystemExit(f"kubeling: no component {args.component!r} in cluster '{plan.name}' ({names})") from None
+
+
+def kill(argv: list[str]) -> int:
+    cdir, plan, comp = _component(argv, "kubeling kill", "SIGKILL one component (a failure drill): etcd-1, node-2, "
+                                  "kube-apiserver-0, ...")
+    if not procs.signal_component(cdir, comp, signal.SIGKILL):
+        print(f"{comp.name} is not running")
+        return 1
+    print(f"killed {comp.name} (SIGKILL)")
+    return 0
+
+
+def start(argv: list[str]) -> int:
+    cdir, plan, comp = _component(argv, "kubeling start", "Start one component again with its recorded command line.")
+    pid = procs.start(cdir, comp)
+    print(f"{comp.name} running (pid {pid})")
+    return 0
+
+
+def restart(argv: list[str]) -> int:
+    cdir, plan, comp = _component(argv, "kubeling restart", "Stop (SIGTERM) and start one component.")
+    procs.stop(cdir, [comp])
+    pid = procs.start(cdir, comp)
+    print(f"{comp.name} restarted (pid {pid})")
+    return 0
+

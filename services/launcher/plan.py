@@ -1,0 +1,133 @@
+"""What `kubeling up` runs: the component list and every command line, decided once per cluster.
+
+Addresses follow DESIGN.md's one-machine plan, so every address says what it is: node IPs
+127.0.1.N, pod CIDRs 127.244.N.0/24 (from --cluster-cidr 127.244.0.0/16), Services from
+127.96.0.0/16. Ports are the usual ones (6443, 2379/2380, ...) when free, otherwise any free
+loopback port; they are recorded in the plan so the cluster keeps them across down/up.
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from kubeling.cli import COMMANDS
+
+from .state import ClusterDir, Component, Plan
+
+LOOPBACK = "127.0.0.1"
+SERVICE_RANGE = "127.96.0.0/16"
+CLUSTER_CIDR = "127.244.0.0/16"
+NODE_PORT_RANGE = "30000-32767"
+
+
+@dataclass
+class UpOptions:
+    name: str = "kubeling"
+    nodes: int = 3
+    store_members: int = 3
+    ha: bool = False
+    node_monitor_grace_period: str = "40s"
+    node_monitor_period: str = "5s"
+    pod_eviction_timeout: str = "5m"
+
+
+def port_free(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+class PortPicker:
+    """The preferred port when it is free and not already taken by this plan, else a free one."""
+
+    def __init__(self) -> None:
+        self.taken: set[int] = set()
+
+    def pick(self, preferred: int) -> int:
+        if preferred not in self.taken and port_free(preferred):
+            port = preferred
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((LOOPBACK, 0))
+                port = s.getsockname()[1]
+        self.taken.add(port)
+        return port
+
+
+def available(kind: str) -> bool:
+    """Components are run only once their command exists in this build of kubeling."""
+    return kind in COMMANDS
+
+
+def make_plan(opts: UpOptions, cdir: ClusterDir) -> Plan:
+    ports = PortPicker()
+    plan = Plan(name=opts.name, settings=vars(opts).copy())
+    # --- store
+    members = [(f"etcd-{i}", ports.pick(2379 + 2 * i), ports.pick(2380 + 2 * i)) for i in range(opts.store_members)]
+    initial = ",".join(f"{n}=http://{LOOPBACK}:{peer}" for n, _, peer in members)
+    for name, client, peer in members:
+        url = f"http://{LOOPBACK}:{client}"
+        plan.store_urls.append(url)
+        plan.components.append(Component(name, "etcd", [
+            "etcd", "--name", name, "--data-dir", str(cdir.data_dir(name)),
+            "--listen-client-urls", url, "--advertise-client-urls", url,
+            "--listen-peer-urls", f"http://{LOOPBACK}:{peer}", "--initial-advertise-peer-urls", f"http://{LOOPBACK}:{peer}",
+            "--initial-cluster", initial, "--initial-cluster-token", f"kubeling-{opts.name}",
+            "--initial-cluster-state", "new", "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
+        ], health_url=url + "/health"))
+    # --- control plane
+    replicas = 2 if opts.ha else 1
+    for i in range(replicas):
+        port = ports.pick(6443 + i)
+        url = f"http://{LOOPBACK}:{port}"
+        plan.api_url = plan.api_url or url
+        plan.components.append(Component(f"kube-apiserver-{i}", "apiserver", [
+            "apiserver", f"--etcd-servers={','.join(plan.store_urls)}", "--bind-address", LOOPBACK,
+            "--secure-port", str(port), "--service-cluster-ip-range", SERVICE_RANGE,
+            "--service-node-port-range", NODE_PORT_RANGE,
+        ], health_url=url + "/readyz"))
+    kubeconfig = str(cdir.kubeconfig)
+    if available("scheduler"):
+        for i in range(replicas):
+            plan.components.append(Component(f"kube-scheduler-{i}", "scheduler", [
+                "scheduler", "--kubeconfig", kubeconfig, "--leader-elect"]))
+    if available("controller-manager"):
+        for i in range(replicas):
+            plan.components.append(Component(f"kube-controller-manager-{i}", "controller-manager", [
+                "controller-manager", "--kubeconfig", kubeconfig, "--leader-elect",
+                "--cluster-cidr", CLUSTER_CIDR, "--node-monitor-period", opts.node_monitor_period,
+                "--node-monitor-grace-period", opts.node_monitor_grace_period,
+                "--pod-eviction-timeout", opts.pod_eviction_timeout]))
+    if available("node"):
+        for i in range(1, opts.nodes + 1):
+            ip = f"127.0.1.{i}"
+            plan.node_ips[f"node-{i}"] = ip
+            plan.components.append(Component(f"node-{i}", "node", [
+                "node", "--node-name", f"node-{i}", "--kubeconfig", kubeconfig, "--node-ip", ip,
+                "--pod-cidr", f"127.244.{i}.0/24"]))
+    return plan
+
+
+def kubeconfig_yaml(plan: Plan) -> str:
+    """A kubeconfig for kubectl and the components (plain HTTP until TLS lands)."""
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {plan.name}
+  cluster:
+    server: {plan.api_url}
+contexts:
+- name: {plan.name}
+  context:
+    cluster: {plan.name}
+    user: admin
+    namespace: default
+current-context: {plan.name}
+users:
+- name: admin
+  user: {{}}
+"""

@@ -1,0 +1,65 @@
+"""`kubeling up -d` / status / kill / start / down against real processes (issue 6's launcher)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.support.procs import wait_until
+
+
+def kubeling(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    run = subprocess.run([sys.executable, "-m", "kubeling", *args], env=env, capture_output=True, text=True,
+                         timeout=180)
+    if check:
+        assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+@pytest.fixture
+def cluster_env(tmp_path):
+    env = dict(os.environ, KUBELING_HOME=str(tmp_path / "home"), HOME=str(tmp_path))
+    yield env
+    # Stops exactly the processes this cluster's PID files name (started by this test).
+    kubeling(env, "down", "--name", "t", check=False)
+
+
+def status(env: dict) -> dict:
+    return json.loads(kubeling(env, "status", "--name", "t", "-o", "json", check=False).stdout)
+
+
+def test_up_status_kill_start_down(cluster_env):
+    env = cluster_env
+    out = kubeling(env, "up", "-d", "--name", "t", "--nodes", "2").stdout
+    assert "kubectl get nodes" in out
+    st = status(env)
+    comps = {c["name"]: c for c in st["components"]}
+    assert {"etcd-0", "etcd-1", "etcd-2", "kube-apiserver-0"} <= set(comps)
+    assert all(c["pid"] for c in comps.values()), comps
+    assert st["raft"]["leader"] in ("etcd-0", "etcd-1", "etcd-2")
+    kubeconfig = kubeling(env, "kubeconfig", "--name", "t").stdout.strip()
+    get = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert "namespace/kube-system" in get.stdout, get.stderr
+
+    leader = st["raft"]["leader"]
+    kubeling(env, "kill", leader, "--name", "t")
+    wait_until(lambda: not {c["name"]: c for c in status(env)["components"]}[leader]["pid"], 20,
+               what=f"{leader} reported down")
+    # the store elects a new leader among the survivors and the API keeps serving
+    wait_until(lambda: status(env)["raft"].get("leader") not in (None, leader), 30, what="a new store leader")
+    api = st["api"]
+    wait_until(lambda: httpx.get(api + "/api/v1/namespaces", timeout=3).status_code == 200, 30, what="API serving")
+    kubeling(env, "start", leader, "--name", "t")
+    wait_until(lambda: {c["name"]: c for c in status(env)["components"]}[leader]["healthy"], 30,
+               what=f"{leader} healthy again")
+
+    pids = [c["pid"] for c in status(env)["components"] if c["pid"]]
+    kubeling(env, "down", "--name", "t")
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+    assert all(not c["pid"] for c in status(env)["components"])
