@@ -63,16 +63,21 @@ def _nodes_ready(plan: Plan) -> bool:
     return want <= ready
 
 
+def _api_serving(plan: Plan) -> bool:
+    """The apiserver answers from the store (it bootstraps kube-system once the store is up)."""
+    return httpx.get(plan.api_url + "/api/v1/namespaces/kube-system", timeout=2.0).status_code == 200
+
+
 def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
-    """Start everything in dependency order and wait until it serves. True when all is up."""
-    for comp in plan.of_kind("etcd"):
+    """Start everything in dependency order and wait until it serves. True when all is up.
+
+    The apiservers start together with the store members (they wait for the store themselves),
+    so their start-up overlaps the store's first election; the agents start once the API serves."""
+    cdir.kubeconfig.write_text(kubeconfig_yaml(plan))
+    for comp in plan.of_kind("etcd") + plan.of_kind("apiserver"):
         procs.start(cdir, comp)
     ok = all(_wait(lambda c=c: _healthy(c.health_url), timeout, f"{c.name} healthy") for c in plan.of_kind("etcd"))
-    for comp in plan.of_kind("apiserver"):
-        procs.start(cdir, comp)
-    ok = ok and all(_wait(lambda c=c: _healthy(c.health_url), timeout, f"{c.name} ready")
-                    for c in plan.of_kind("apiserver"))
-    cdir.kubeconfig.write_text(kubeconfig_yaml(plan))
+    ok = ok and _wait(lambda: _api_serving(plan), timeout, "the API serving")
     for kind in ("scheduler", "controller-manager", "node"):
         for comp in plan.of_kind(kind):
             procs.start(cdir, comp)
