@@ -28,13 +28,31 @@ class EventRecorder:
         self.host = host
         self.reporting_instance = reporting_instance or component
         self._seen: dict[tuple[str, str, str, str], tuple[str, str, int]] = {}  # -> (namespace, name, count)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] | None = None
+        self._worker: asyncio.Task[None] | None = None
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, action: str = "") -> None:
-        """Fire and forget: events are best-effort and must never slow the caller down."""
-        t = asyncio.get_running_loop().create_task(self._record(obj, type_, reason, message, action))
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        """Fire and forget: events are best-effort and must never slow the caller down.
+
+        One worker writes them in order, so a repeat always finds the Event its first
+        occurrence created and bumps its count instead of racing it with a second create."""
+        if self._pending is None:
+            self._pending = asyncio.Queue(maxsize=10000)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._drain())
+        try:
+            self._pending.put_nowait((obj, type_, reason, message, action))
+        except asyncio.QueueFull:
+            log.warning("event queue full; dropping event", extra={"reason": reason})
+
+    async def _drain(self) -> None:
+        assert self._pending is not None
+        while True:
+            item = await self._pending.get()
+            try:
+                await self._record(*item)
+            finally:
+                self._pending.task_done()
 
     async def _record(self, obj: dict[str, Any], type_: str, reason: str, message: str, action: str) -> None:
         md = obj.get("metadata") or {}
@@ -66,6 +84,12 @@ class EventRecorder:
             log.warning("could not record event", extra={"reason": reason, "err": str(e)[:200]})
 
     async def flush(self, timeout: float = 2.0) -> None:
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+        """Wait (bounded) for queued events to be written; used at shutdown."""
+        if self._pending is not None:
+            try:
+                await asyncio.wait_for(self._pending.join(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        if self._worker:
+            self._worker.cancel()
 

@@ -128,4 +128,4 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     klog.setup("scheduler", args.log_level)
     os.environ.setdefault("PYTHONASYNCIODEBUG", "0")
-    return asyncio.run(run(args))
+    return asyncio.run(run(args), debug=False)

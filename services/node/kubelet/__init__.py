@@ -1,0 +1,1 @@
+"""The kubelet half of the node agent, laid out like upstream's pkg/kubelet."""

@@ -1,0 +1,393 @@
+"""The kubelet's pod lifecycle: one worker per pod syncs the runtime towards the pod's spec,
+level-triggered, and reports what it sees.
+
+SyncPod, as upstream's kuberuntime manager does it: ensure the sandbox (and the pod IP), run
+init containers one at a time in order, then start every app container; restart exited
+containers as restartPolicy says, each behind its own CrashLoopBackOff; pull images first
+(ErrImagePull, then ImagePullBackOff). A deleted pod's containers get SIGTERM and up to its
+grace period before SIGKILL; then the kubelet removes the pod object for good (delete with
+grace period 0), as the real status manager does.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeling.shared.client import PODS, ApiError, Client, Unavailable
+from kubeling.shared.events import EventRecorder, now_rfc3339
+from kubeling.shared.informer import Handlers, Informer
+
+from . import images
+from .backoff import Backoff
+from .ipam import IPAM
+from .program import StartError
+from .runtime import EXITED, RUNNING, Container, FakeRuntime, ImagePullError, rfc3339
+from .status import conditions, container_status, get_phase, qos_class
+
+log = logging.getLogger("kubelet")
+Obj = dict[str, Any]
+
+
+@dataclass
+class PodRecord:
+    uid: str
+    pod: Obj
+    sandbox_id: str = ""
+    ip: str = ""
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # container -> (reason, message)
+    image_ids: dict[str, str] = field(default_factory=dict)
+    last_status: Obj | None = None
+    start_time: str = ""
+    deleted: bool = False  # gone from the API: tear down and forget
+    finished: bool = False  # containers stopped for good (terminal phase or deletion)
+
+
+def _pod_ref(pod: Obj) -> str:
+    md = pod["metadata"]
+    return f"{md['name']}_{md.get('namespace', 'default')}({md.get('uid', '')})"
+
+
+class Kubelet:
+    def __init__(self, client: Client, node_name: str, node_ip: str, recorder: EventRecorder) -> None:
+        self.client = client
+        self.node_name = node_name
+        self.node_ip = node_ip
+        self.recorder = recorder
+        self.runtime = FakeRuntime(node_name, on_exit=self._container_exited)
+        self.ipam: IPAM | None = None
+        self.pods: dict[str, PodRecord] = {}  # uid -> record
+        self.backoff = Backoff()
+        self.image_backoff = Backoff()
+        self._backoff_reported: dict[str, set[str]] = {}
+        self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
+        self.informer.add_handlers(Handlers(self._pod_seen, lambda _o, n: self._pod_seen(n), self._pod_gone))
+
+    # -- wiring --------------------------------------------------------------------------------
+
+    def start(self, pod_cidr: str) -> None:
+        self.ipam = IPAM(pod_cidr)
+        self.informer.start()
+
+    def ready(self) -> bool:
+        return self.informer.synced.is_set()
+
+    def _pod_seen(self, pod: Obj) -> None:
+        uid = pod["metadata"].get("uid", "")
+        rec = self.pods.get(uid)
+        if rec is None:
+            rec = self.pods[uid] = PodRecord(uid, pod)
+            st = pod.get("status") or {}
+            rec.start_time = st.get("startTime") or ""
+            rec.ip = st.get("podIP") or ""  # re-adopt the address of a pod we ran before a restart
+            rec.task = asyncio.create_task(self._worker(rec), name=f"pod-{pod['metadata'].get('name')}")
+        rec.pod = pod
+        rec.wake.set()
+
+    def _pod_gone(self, pod: Obj) -> None:
+        rec = self.pods.get(pod["metadata"].get("uid", ""))
+        if rec:
+            rec.deleted = True
+            rec.wake.set()
+
+    def _container_exited(self, c: Container) -> None:
+        for rec in self.pods.values():
+            if rec.sandbox_id == c.sandbox_id:
+                rec.wake.set()
+
+    # -- the per-pod worker ------------------------------------------------------------------
+
+    async def _worker(self, rec: PodRecord) -> None:
+        while True:
+            rec.wake.clear()
+            try:
+                delay = await self.sync_pod(rec)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sync pod failed", extra={"pod": _pod_ref(rec.pod)})
+                delay = 2.0
+            if rec.deleted and not rec.sandbox_id:
+                self.pods.pop(rec.uid, None)
+                return
+            try:
+                await asyncio.wait_for(rec.wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sync_pod(self, rec: PodRecord) -> float | None:
+        """One pass; returns when to look again (None = only on an event)."""
+        pod = rec.pod
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        if rec.deleted:
+            await self._teardown(rec, grace=0)
+            return None
+        if md.get("deletionTimestamp"):
+            grace = md.get("deletionGracePeriodSeconds")
+            if grace is None:
+                grace = spec.get("terminationGracePeriodSeconds", 30)
+            await self._kill_pod(rec, float(grace))
+            await self._push_status(rec)
+            try:
+                await self.client.delete(PODS, md["name"], md.get("namespace"), grace_period_seconds=0, uid=rec.uid)
+            except ApiError as e:
+                if e.code not in (404, 409):
+                    raise
+            return 5.0
+        if rec.finished:
+            await self._push_status(rec)
+            return None
+        next_wake: list[float] = []
+        if not rec.sandbox_id:
+            await self._ensure_sandbox(rec)
+        policy = spec.get("restartPolicy") or "Always"
+        init_ok = await self._sync_init_containers(rec, policy, next_wake)
+        if init_ok:
+            for c in spec.get("containers") or []:
+                await self._sync_container(rec, c, policy, next_wake, init=False)
+        status = await self._push_status(rec)
+        if status and status.get("phase") in ("Succeeded", "Failed"):
+            # A finished pod keeps its IP in status, but its containers are gone for good.
+            rec.finished = True
+            await self._kill_pod(rec, 0)
+        return min(next_wake) if next_wake else None
+
+    async def _ensure_sandbox(self, rec: PodRecord) -> None:
+        assert self.ipam is not None
+        md = rec.pod["metadata"]
+        rec.ip = self.ipam.allocate(rec.uid, rec.ip or None)
+        hostname = (rec.pod.get("spec") or {}).get("hostname") or md["name"]
+        rec.sandbox_id = await self.runtime.run_pod_sandbox(md["name"], md.get("namespace", "default"), rec.uid,
+                                                             rec.ip, hostname, md.get("labels"))
+        if not rec.start_time:
+            rec.start_time = now_rfc3339()
+        log.info("sandbox ready", extra={"pod": _pod_ref(rec.pod), "ip": rec.ip})
+
+    async def _sync_init_containers(self, rec: PodRecord, policy: str, next_wake: list[float]) -> bool:
+        """Run init containers in order; True once all have succeeded."""
+        for c in (rec.pod.get("spec") or {}).get("initContainers") or []:
+            latest, _ = self._instances(rec, c["name"])
+            if latest and latest.state == EXITED and latest.exit_code == 0:
+                continue
+            if latest and latest.state == RUNNING:
+                return False
+            # an init container restarts on failure unless the pod's policy is Never
+            await self._sync_container(rec, c, "OnFailure" if policy != "Never" else "Never", next_wake, init=True)
+            return False
+        return True
+
+    def _instances(self, rec: PodRecord, name: str) -> tuple[Container | None, Container | None]:
+        mine = [c for c in self.runtime.list_containers(rec.sandbox_id) if c.name == name]
+        mine.sort(key=lambda c: c.attempt)
+        return (mine[-1] if mine else None), (mine[-2] if len(mine) > 1 else None)
+
+    async def _sync_container(self, rec: PodRecord, c: Obj, policy: str, next_wake: list[float], init: bool) -> None:
+        name = c["name"]
+        latest, previous = self._instances(rec, name)
+        key = f"{rec.uid}/{name}"
+        if latest and latest.state == RUNNING:
+            rec.waiting.pop(name, None)
+            if time.time() - latest.started_at > 2 * self.backoff.maximum:
+                self.backoff.reset(key)
+            return
+        if latest and latest.state == EXITED:
+            restart = policy == "Always" or (policy == "OnFailure" and latest.exit_code != 0)
+            if not restart:
+                rec.waiting.pop(name, None)
+                return
+            left = self.backoff.in_backoff(key)
+            if left > 0:
+                dur = self.backoff.current(key)
+                rec.waiting[name] = ("CrashLoopBackOff",
+                                     f"back-off {int(dur)}s restarting failed container={name} pod={_pod_ref(rec.pod)}")
+                if name not in self._backoff_reported.setdefault(rec.uid, set()):
+                    self._backoff_reported[rec.uid].add(name)
+                    self.recorder.event(rec.pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {_pod_ref(rec.pod)}")
+                next_wake.append(left)
+                return
+            # Not in back-off: restart now, and open the window the *next* crash will wait out
+            # (upstream's doBackOff: the first restart is immediate, then 10s, 20s, ... 5m).
+            self.backoff.next(key)
+            self._backoff_reported.get(rec.uid, set()).discard(name)
+        attempt = latest.attempt + 1 if latest else 0
+        if not await self._ensure_image(rec, c, next_wake):
+            return
+        argv = self._argv(c)
+        md = rec.pod["metadata"]
+        env = self._env(rec, c)
+        ports = [int(p["containerPort"]) for p in c.get("ports") or [] if (p.get("protocol") or "TCP") == "TCP"]
+        cid = await self.runtime.create_container(rec.sandbox_id, name, attempt, c.get("image", ""), argv, env, ports,
+                                                  {"io.kubernetes.pod.name": md["name"]})
+        self.recorder.event(rec.pod, "Normal", "Created", f"Created container: {name}")
+        try:
+            await self.runtime.start_container(cid)
+        except StartError as e:
+            self.recorder.event(rec.pod, "Warning", "Failed", f"Error: {e}")
+            rec.waiting.pop(name, None)
+            next_wake.append(0.05)  # exited at once (128): the next pass applies the back-off
+            self._prune(rec, name)
+            return
+        rec.waiting.pop(name, None)
+        self.recorder.event(rec.pod, "Normal", "Started", f"Started container: {name}")
+        self._prune(rec, name)
+
+    def _prune(self, rec: PodRecord, name: str) -> None:
+        """Keep the current and the previous instance of each container (for --previous logs)."""
+        mine = sorted((c for c in self.runtime.list_containers(rec.sandbox_id) if c.name == name), key=lambda c: c.attempt)
+        for old in mine[:-2]:
+            self.runtime.containers.pop(old.id, None)
+
+    async def _ensure_image(self, rec: PodRecord, c: Obj, next_wake: list[float]) -> bool:
+        image = c.get("image", "")
+        name = c["name"]
+        policy = c.get("imagePullPolicy") or ("Always" if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1] else "IfNotPresent")
+        present = self.runtime.image_status(image)
+        if present and policy != "Always":
+            rec.image_ids[name] = present
+            return True
+        if policy == "Never" and not present:
+            rec.waiting[name] = ("ErrImageNeverPull",
+                                 f'Container image "{image}" is not present with pull policy of Never')
+            return False
+        key = f"{rec.uid}/{name}/image"
+        left = self.image_backoff.in_backoff(key)
+        if left > 0:
+            rec.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+            self.recorder.event(rec.pod, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+            next_wake.append(left)
+            return False
+        self.recorder.event(rec.pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        started = time.monotonic()
+        try:
+            rec.image_ids[name] = await self.runtime.pull_image(image)
+        except ImagePullError as e:
+            dur = self.image_backoff.next(key)
+            msg = f"rpc error: code = NotFound desc = {e}"
+            rec.waiting[name] = ("ErrImagePull", msg)
+            self.recorder.event(rec.pod, "Warning", "Failed", f'Failed to pull image "{image}": {msg}')
+            self.recorder.event(rec.pod, "Warning", "Failed", "Error: ErrImagePull")
+            # show ErrImagePull for a moment, then ImagePullBackOff until the retry (as kubectl shows)
+            next_wake.append(min(dur, 2.0))
+            return False
+        self.image_backoff.reset(key)
+        took = time.monotonic() - started
+        self.recorder.event(rec.pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in {took * 1000:.0f}ms')
+        return True
+
+    def _argv(self, c: Obj) -> list[str]:
+        img = images.lookup(c.get("image", ""))
+        command, args = c.get("command"), c.get("args")
+        if command:
+            return list(command) + list(args or [])
+        entry = list(img.entrypoint) if img else []
+        if args:
+            return entry + list(args)
+        return entry + (list(img.cmd) if img else [])
+
+    def _env(self, rec: PodRecord, c: Obj) -> dict[str, str]:
+        md, spec = rec.pod["metadata"], rec.pod.get("spec") or {}
+        fields = {"metadata.name": md["name"], "metadata.namespace": md.get("namespace", "default"),
+                  "metadata.uid": rec.uid, "spec.nodeName": self.node_name, "status.podIP": rec.ip,
+                  "status.hostIP": self.node_ip, "spec.serviceAccountName": spec.get("serviceAccountName", "")}
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        for e in c.get("env") or []:
+            if "value" in e:
+                env[e["name"]] = str(e.get("value") or "")
+            elif ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") in fields:
+                env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        return env
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    async def _kill_pod(self, rec: PodRecord, grace: float) -> None:
+        if not rec.sandbox_id:
+            return
+        running = [c for c in self.runtime.list_containers(rec.sandbox_id) if c.state == RUNNING]
+        for c in running:
+            self.recorder.event(rec.pod, "Normal", "Killing", f"Stopping container {c.name}")
+        await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running))
+
+    async def _teardown(self, rec: PodRecord, grace: float) -> None:
+        await self._kill_pod(rec, grace)
+        if rec.sandbox_id:
+            await self.runtime.remove_pod_sandbox(rec.sandbox_id)
+            rec.sandbox_id = ""
+        if self.ipam:
+            self.ipam.release(rec.uid)
+        self.backoff.forget_prefix(rec.uid + "/")
+        self._backoff_reported.pop(rec.uid, None)
+        self.image_backoff.forget_prefix(rec.uid + "/")
+
+    async def shutdown(self) -> None:
+        await self.informer.stop()
+        for rec in list(self.pods.values()):
+            if rec.task:
+                rec.task.cancel()
+        for rec in list(self.pods.values()):
+            await self._kill_pod(rec, 0)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def compute_status(self, rec: PodRecord) -> Obj:
+        pod = rec.pod
+        spec = pod.get("spec") or {}
+        init_statuses = []
+        init_running = False
+        for c in spec.get("initContainers") or []:
+            latest, prev = self._instances(rec, c["name"]) if rec.sandbox_id else (None, None)
+            w = rec.waiting.get(c["name"])
+            if w is None and latest is None:
+                w = ("PodInitializing", "") if init_running else None
+            init_statuses.append(container_status(c, latest, prev, w, rec.image_ids.get(c["name"], "")))
+            if not (latest and latest.state == EXITED and latest.exit_code == 0):
+                init_running = True
+        statuses = []
+        for c in spec.get("containers") or []:
+            latest, prev = self._instances(rec, c["name"]) if rec.sandbox_id else (None, None)
+            w = rec.waiting.get(c["name"])
+            if w is None and latest is None:
+                w = ("PodInitializing", "") if init_running else ("ContainerCreating", "")
+            if latest and latest.state == EXITED and w is None and not rec.finished:
+                policy = spec.get("restartPolicy") or "Always"
+                if policy == "Always" or (policy == "OnFailure" and latest.exit_code != 0):
+                    # exited and about to be restarted: kubectl shows the last termination meanwhile
+                    w = None
+            statuses.append(container_status(c, latest, prev, w, rec.image_ids.get(c["name"], "")))
+        phase = get_phase(pod, init_statuses, statuses)
+        if rec.finished or (pod["metadata"].get("deletionTimestamp") and not any(
+                c.state == RUNNING for c in self.runtime.list_containers(rec.sandbox_id))):
+            for s in statuses + init_statuses:
+                s["ready"] = False
+                s["started"] = False
+        now = now_rfc3339()
+        status: Obj = {
+            "phase": phase,
+            "conditions": conditions(pod, bool(rec.sandbox_id), init_statuses, statuses, phase, now),
+            "hostIP": self.node_ip, "hostIPs": [{"ip": self.node_ip}],
+            "podIP": rec.ip, "podIPs": [{"ip": rec.ip}] if rec.ip else [],
+            "startTime": rec.start_time or now,
+            "containerStatuses": statuses,
+            "qosClass": (pod.get("status") or {}).get("qosClass") or qos_class(pod),
+        }
+        if init_statuses:
+            status["initContainerStatuses"] = init_statuses
+        return status
+
+    async def _push_status(self, rec: PodRecord) -> Obj | None:
+        status = self.compute_status(rec)
+        if status == rec.last_status:
+            return status
+        md = rec.pod["metadata"]
+        try:
+            await self.client.patch(PODS, md["name"], {"status": status}, md.get("namespace"), subresource="status")
+            rec.last_status = status
+        except ApiError as e:
+            if e.code != 404:
+                log.warning("status update failed", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
+        except (Unavailable, OSError) as e:
+            log.warning("status update failed", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
+        return status

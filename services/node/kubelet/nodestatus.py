@@ -1,0 +1,161 @@
+"""Registering the Node and keeping it alive: the Node object (capacity, allocatable,
+addresses, nodeInfo, conditions), its Lease in kube-node-lease renewed every 10 s, and the
+status (conditions' heartbeats) posted every 10 s, as the kubelet's node status manager does.
+
+Registration is idempotent: an existing Node (an agent restart) keeps its spec - podCIDR,
+taints added by hand, cordoning - and gets fresh status.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import uuid
+from typing import Any
+
+from kubeling.shared import quantity
+from kubeling.shared.client import LEASES, NODES, ApiError, Client, Unavailable
+from kubeling.shared.events import now_rfc3339
+from kubeling.shared.leaderelection import micro_time
+
+log = logging.getLogger("kubelet.node")
+Obj = dict[str, Any]
+KUBELET_VERSION = "v1.32.0"
+
+
+class NodeStatusManager:
+    def __init__(self, client: Client, name: str, ip: str, kubelet_port: int, cpu: str, memory: str,
+                 max_pods: int, labels: dict[str, str], taints: list[Obj], pod_cidr: str | None,
+                 lease_seconds: int = 40, update_period: float = 10.0) -> None:
+        self.client = client
+        self.name = name
+        self.ip = ip
+        self.kubelet_port = kubelet_port
+        self.cpu = quantity.format_milli(quantity.milli_value(cpu))
+        self.memory = quantity.format_bytes(quantity.value(memory))
+        self.max_pods = max_pods
+        self.labels = labels
+        self.taints = taints
+        self.pod_cidr = pod_cidr
+        self.lease_seconds = lease_seconds
+        self.update_period = update_period
+        self.boot_id = str(uuid.uuid4())
+        self.machine_id = uuid.uuid5(uuid.NAMESPACE_DNS, name).hex
+        self.node: Obj | None = None
+        self.registered = asyncio.Event()
+        self.heartbeats = 0
+
+    def resources(self) -> Obj:
+        return {"cpu": self.cpu, "memory": self.memory, "pods": str(self.max_pods), "ephemeral-storage": "100Gi"}
+
+    def conditions(self, prev: list[Obj] | None = None) -> list[Obj]:
+        now = now_rfc3339()
+        spec = [("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                ("Ready", "True", "KubeletReady", "kubelet is posting ready status")]
+        old = {c.get("type"): c for c in prev or []}
+        out = []
+        for t, st, reason, msg in spec:
+            ltt = old[t]["lastTransitionTime"] if t in old and old[t].get("status") == st else now
+            out.append({"type": t, "status": st, "lastHeartbeatTime": now, "lastTransitionTime": ltt,
+                        "reason": reason, "message": msg})
+        return out
+
+    def status(self, prev: Obj | None = None) -> Obj:
+        return {
+            "capacity": self.resources(), "allocatable": self.resources(),
+            "conditions": self.conditions((prev or {}).get("conditions")),
+            "addresses": [{"type": "InternalIP", "address": self.ip}, {"type": "Hostname", "address": self.name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
+            "nodeInfo": {"machineID": self.machine_id, "systemUUID": self.machine_id, "bootID": self.boot_id,
+                         "kernelVersion": platform.release(), "osImage": "kubeling fake node",
+                         "containerRuntimeVersion": "fake://0.1.0", "kubeletVersion": KUBELET_VERSION,
+                         "kubeProxyVersion": KUBELET_VERSION, "operatingSystem": "linux", "architecture": "amd64"},
+        }
+
+    def node_object(self) -> Obj:
+        labels = {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                  "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64", **self.labels}
+        spec: Obj = {}
+        if self.taints:
+            spec["taints"] = self.taints
+        if self.pod_cidr:
+            spec["podCIDR"] = self.pod_cidr
+            spec["podCIDRs"] = [self.pod_cidr]
+        return {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": self.name, "labels": labels,
+                             "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+                "spec": spec, "status": self.status()}
+
+    async def register(self) -> Obj:
+        """Create the Node, or adopt the existing one; retried until the apiserver answers."""
+        delay = 0.2
+        while True:
+            try:
+                try:
+                    self.node = await self.client.create(NODES, self.node_object())
+                    log.info("registered node", extra={"node": self.name})
+                except ApiError as e:
+                    if e.code != 409:
+                        raise
+                    self.node = await self._adopt()
+                    log.info("node already registered; updated it", extra={"node": self.name})
+                self.registered.set()
+                return self.node
+            except (ApiError, Unavailable, OSError) as e:
+                log.warning("node registration failed; retrying", extra={"err": str(e)[:200], "in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 7.0)
+
+    async def _adopt(self) -> Obj:
+        cur = await self.client.get(NODES, self.name)
+        md = cur.setdefault("metadata", {})
+        md["labels"] = {**(md.get("labels") or {}), **self.node_object()["metadata"]["labels"]}
+        spec = cur.setdefault("spec", {})
+        if self.pod_cidr and not spec.get("podCIDR"):
+            spec["podCIDR"], spec["podCIDRs"] = self.pod_cidr, [self.pod_cidr]
+        cur = await self.client.update(NODES, cur)
+        return await self.client.patch(NODES, self.name, {"status": self.status(cur.get("status"))}, subresource="status")
+
+    async def renew_lease(self) -> None:
+        now = micro_time()
+        try:
+            lease = await self.client.get(LEASES, self.name, "kube-node-lease")
+            lease["spec"]["renewTime"] = now
+            lease["spec"]["holderIdentity"] = self.name
+            lease["spec"]["leaseDurationSeconds"] = self.lease_seconds
+            await self.client.update(LEASES, lease)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+            owner = []
+            if self.node and self.node.get("metadata", {}).get("uid"):
+                owner = [{"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": self.node["metadata"]["uid"]}]
+            await self.client.create(LEASES, {"metadata": {"name": self.name, "namespace": "kube-node-lease",
+                                                           "ownerReferences": owner},
+                                              "spec": {"holderIdentity": self.name, "leaseDurationSeconds": self.lease_seconds,
+                                                       "renewTime": now}})
+
+    async def post_status(self) -> None:
+        prev = (self.node or {}).get("status")
+        try:
+            self.node = await self.client.patch(NODES, self.name, {"status": self.status(prev)}, subresource="status")
+        except ApiError as e:
+            if e.code == 404:  # somebody deleted our Node: register again, as the kubelet does
+                self.registered.clear()
+                await self.register()
+                return
+            raise
+
+    async def run(self) -> None:
+        """Heartbeat forever: Lease every period, status every period."""
+        while True:
+            for what, fn in (("lease", self.renew_lease), ("status", self.post_status)):
+                try:
+                    await fn()
+                except (ApiError, Unavailable, OSError) as e:
+                    log.warning("heartbeat failed", extra={"what": what, "err": str(e)[:200]})
+            self.heartbeats += 1
+            await asyncio.sleep(self.update_period)

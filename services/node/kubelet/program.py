@@ -1,0 +1,397 @@
+"""What a fake container *does*: a tiny interpreter for the commands people put in pod specs.
+
+A container's process is its argv (command + args, or the image's entrypoint + cmd). The
+interpreter understands the programs that matter in practice and does what they say, in
+simulated but observable form:
+
+- `sh -c '<script>'` (also bash/ash): `;`, `&&`, `||`, newlines, `while true|:; do ...; done`,
+  `for x in a b; do ...; done`, `$VAR`/`${VAR}`, `$(hostname)`, `$(date)`; without `-c` a shell
+  has no input and exits 0 at once (why `kubectl run b --image=busybox` completes and restarts);
+- `sleep N|infinity`, `echo ...`, `exit N`, `true`, `false`, `date`, `hostname`, `env`,
+  `printenv`, `tail -f ...` (forever), `wget`/`curl URL` (a real HTTP GET over loopback);
+- the images' servers (nginx, httpd-foreground, redis-server, ...): print their start-up lines
+  and serve until stopped;
+- anything else as PID 1 fails to start (`exec: "x": executable file not found in $PATH`),
+  and inside a script prints `sh: x: not found` with status 127.
+
+Signals follow Linux's rule for PID 1: a shell or `sleep` as PID 1 ignores SIGTERM (so the pod
+waits out its grace period and ends with 137), servers shut down cleanly with 0.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .images import SERVER_BINARIES
+
+SHELLS = {"sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash", "/usr/bin/bash", "/usr/bin/sh"}
+GRACEFUL = {"nginx", "httpd-foreground", "redis-server", "memcached", "mysqld", "postgres", "mongod",
+            "rabbitmq-server", "/pause", "catalina.sh", "/whoami", "/http-echo"}
+
+
+class StartError(Exception):
+    """The runtime could not exec argv[0] (exit code 128, reason StartError)."""
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@dataclass
+class Context:
+    """What a process can touch: its log, environment, identity, and the port servers."""
+    log: Callable[[str], None]
+    env: dict[str, str]
+    hostname: str
+    serve: Callable[[], Awaitable[None]]  # serve the container's ports until cancelled
+    image_ports: tuple[int, ...] = ()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S UTC %Y")
+
+
+def _base(cmd: str) -> str:
+    return cmd.rsplit("/", 1)[-1]
+
+
+class Process:
+    def __init__(self, argv: list[str], ctx: Context) -> None:
+        if not argv:
+            raise StartError("no command specified")
+        self.argv = argv
+        self.ctx = ctx
+        self.terminating = asyncio.Event()
+        first = argv[0]
+        if first in ("/docker-entrypoint.sh", "docker-entrypoint.sh") and len(argv) > 1:
+            first = argv[1]
+        self.handles_term = first in GRACEFUL or _base(first) in {_base(g) for g in GRACEFUL}
+        self.ignores_term = first in SHELLS or _base(first) in ("sleep", "tail") or first in ("exit", "echo")
+        if not self._known(argv):
+            raise StartError(f'exec: "{argv[0]}": executable file not found in $PATH')
+
+    # -- signals -------------------------------------------------------------------------------
+
+    def sigterm(self) -> str:
+        """Deliver SIGTERM; returns 'exit' (will exit 0), 'ignored', or 'die' (default action, 143)."""
+        if self.handles_term:
+            self.terminating.set()
+            return "exit"
+        if self.ignores_term:
+            return "ignored"
+        return "die"
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        try:
+            return await self._exec(self.argv, pid1=True)
+        except _Exit as e:
+            return e.code
+
+    def _known(self, argv: list[str]) -> bool:
+        a0 = argv[0]
+        if a0 in ("/docker-entrypoint.sh", "docker-entrypoint.sh"):
+            return len(argv) == 1 or self._known(argv[1:])
+        return (a0 in SHELLS or _base(a0) in BUILTINS or a0 in SERVER_BINARIES or _base(a0) in SERVER_BINARIES
+                or _base(a0) in ("python", "python3", "node") or a0 in ("/hello",))
+
+    async def _exec(self, argv: list[str], pid1: bool = False) -> int:
+        a0 = argv[0]
+        b = _base(a0)
+        if a0 in ("/docker-entrypoint.sh", "docker-entrypoint.sh"):
+            return 0 if len(argv) == 1 else await self._exec(argv[1:], pid1)
+        if a0 in SHELLS:
+            if len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-lc"):
+                return await self.run_script(argv[2])
+            if len(argv) >= 2 and not argv[1].startswith("-"):
+                self.ctx.log(f"{b}: can't open '{argv[1]}': No such file or directory")
+                return 2
+            return 0  # no stdin, no tty: the shell reads EOF and exits
+        if a0 == "/hello":
+            for line in HELLO:
+                self.ctx.log(line)
+            return 0
+        if a0 in SERVER_BINARIES or b in SERVER_BINARIES or "app.py" in argv:
+            return await self._server(argv)
+        if b in ("python", "python3", "node"):
+            return 0
+        fn = BUILTINS.get(b)
+        if fn is None:
+            self.ctx.log(f"sh: {a0}: not found")
+            return 127
+        return await fn(self, argv)
+
+    async def _server(self, argv: list[str]) -> int:
+        name = _base(argv[0]) if "app.py" not in argv else "app.py"
+        for line in STARTUP.get(name, [f"{name} started"]):
+            self.ctx.log(line.format(ports=",".join(map(str, self.ctx.image_ports)) or "-"))
+        serve = asyncio.create_task(self.ctx.serve())
+        term = asyncio.create_task(self.terminating.wait())
+        try:
+            done, _ = await asyncio.wait({serve, term}, return_when=asyncio.FIRST_COMPLETED)
+            if serve in done:
+                serve.result()  # a port that cannot be bound ends the server with an error
+                return 1
+            for line in SHUTDOWN.get(name, []):
+                self.ctx.log(line)
+            return 0
+        except OSError as e:
+            self.ctx.log(f"{name}: bind() failed ({e.strerror or e})")
+            return 1
+        finally:
+            serve.cancel()
+            term.cancel()
+
+    # -- the shell -----------------------------------------------------------------------------
+
+    def expand(self, s: str) -> str:
+        def sub(m: re.Match[str]) -> str:
+            inner = (m.group(1) or m.group(2) or "").strip()
+            if inner == "date" or inner.startswith("date "):
+                return _now()
+            if inner == "hostname":
+                return self.ctx.hostname
+            return ""
+        s = re.sub(r"\$\(([^()]*)\)|`([^`]*)`", sub, s)
+        env = {**self.ctx.env, "HOSTNAME": self.ctx.hostname}
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), s)
+
+    async def run_script(self, script: str) -> int:
+        return await self._run_block(parse_script(script))
+
+    async def _run_block(self, block: list[Any]) -> int:
+        status = 0
+        for item in block:
+            op = item[0]
+            if op in ("&&", "||"):
+                if (op == "&&") != (status == 0):
+                    continue
+                item = item[1]
+            else:
+                item = item[1]
+            status = await self._run_item(item, status)
+        return status
+
+    async def _run_item(self, item: Any, status: int) -> int:
+        kind = item[0]
+        if kind == "cmd":
+            words = [self.expand(w) for w in item[1]]
+            words = _strip_redirects(words)
+            if not words:
+                return status
+            return await self._exec(words)
+        if kind == "while":
+            _, cond, body = item
+            last = 0
+            while await self._run_block(cond) == 0:
+                last = await self._run_block(body)
+                await asyncio.sleep(0)  # a busy loop must not starve the node agent
+            return last
+        if kind == "for":
+            _, var, words, body = item
+            last = 0
+            for w in words:
+                self.ctx.env[var] = self.expand(w)
+                last = await self._run_block(body)
+            return last
+        return status
+
+
+def _strip_redirects(words: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        if w in (">", ">>", "<", "2>", "&>", "1>"):
+            skip = True
+            continue
+        if w in ("2>&1", "&"):
+            continue
+        out.append(w)
+    return out
+
+
+# -- parsing sh scripts ---------------------------------------------------------------------
+
+def _tokens(script: str) -> list[str]:
+    lex = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=";&|<>")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    return list(lex)
+
+
+def parse_script(script: str) -> list[Any]:
+    toks = _tokens(script)
+    block, pos = _parse_block(toks, 0, ())
+    return block
+
+
+def _parse_block(toks: list[str], i: int, stops: tuple[str, ...]) -> tuple[list[Any], int]:
+    block: list[Any] = []
+    op = ";"
+    words: list[str] = []
+
+    def flush() -> None:
+        nonlocal words
+        if words:
+            block.append((op, ("cmd", words)))
+            words = []
+
+    while i < len(toks):
+        t = toks[i]
+        if not words and t in stops:
+            return block, i
+        if t in (";", "&&", "||", "&"):
+            flush()
+            op = t if t in ("&&", "||") else ";"
+            i += 1
+            continue
+        if not words and t in ("while", "until"):
+            cond, i = _parse_block(toks, i + 1, ("do",))
+            body, i = _parse_block(toks, i + 1, ("done",))
+            if t == "until":
+                cond = [(";", ("cmd", ["!"] + c[1][1])) for c in cond]
+            block.append((op, ("while", cond, body)))
+            i += 1
+            continue
+        if not words and t == "for":
+            var = toks[i + 1]
+            j = i + 2
+            items: list[str] = []
+            if j < len(toks) and toks[j] == "in":
+                j += 1
+                while j < len(toks) and toks[j] not in (";", "do"):
+                    items.append(toks[j])
+                    j += 1
+            while j < len(toks) and toks[j] == ";":
+                j += 1
+            body, j = _parse_block(toks, j + 1, ("done",))
+            block.append((op, ("for", var, items, body)))
+            i = j + 1
+            continue
+        words.append(t)
+        i += 1
+    flush()
+    return block, i
+
+
+# -- builtins -------------------------------------------------------------------------------
+
+async def _sleep(p: Process, argv: list[str]) -> int:
+    arg = argv[1] if len(argv) > 1 else ""
+    if arg in ("infinity", "inf"):
+        await asyncio.Event().wait()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", arg)
+    if not m:
+        p.ctx.log(f"sleep: invalid number '{arg}'")
+        return 1
+    secs = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    await asyncio.sleep(secs)
+    return 0
+
+
+async def _echo(p: Process, argv: list[str]) -> int:
+    args = argv[1:]
+    if args and args[0] in ("-n", "-e"):
+        args = args[1:]
+    p.ctx.log(" ".join(args))
+    return 0
+
+
+async def _exit(p: Process, argv: list[str]) -> int:
+    try:
+        code = int(argv[1]) if len(argv) > 1 else 0
+    except ValueError:
+        code = 2
+    raise _Exit(code & 0xFF)
+
+
+async def _true(p: Process, argv: list[str]) -> int:
+    return 0
+
+
+async def _false(p: Process, argv: list[str]) -> int:
+    return 1
+
+
+async def _not(p: Process, argv: list[str]) -> int:
+    return 0 if await p._exec(argv[1:]) != 0 else 1
+
+
+async def _date(p: Process, argv: list[str]) -> int:
+    p.ctx.log(_now())
+    return 0
+
+
+async def _hostname(p: Process, argv: list[str]) -> int:
+    p.ctx.log(p.ctx.hostname)
+    return 0
+
+
+async def _env(p: Process, argv: list[str]) -> int:
+    env = {**p.ctx.env, "HOSTNAME": p.ctx.hostname}
+    if len(argv) > 1 and _base(argv[0]) == "printenv":
+        if argv[1] not in env:
+            return 1
+        p.ctx.log(env[argv[1]])
+        return 0
+    for k, v in env.items():
+        p.ctx.log(f"{k}={v}")
+    return 0
+
+
+async def _tail(p: Process, argv: list[str]) -> int:
+    if "-f" in argv or "-F" in argv:
+        await asyncio.Event().wait()
+    return 0
+
+
+async def _fetch(p: Process, argv: list[str]) -> int:
+    import httpx
+    url = next((a for a in argv[1:] if not a.startswith("-")), "")
+    if not url:
+        p.ctx.log(f"{_base(argv[0])}: no URL given")
+        return 2
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        async with httpx.AsyncClient(timeout=5) as c:
+            r = await c.get(url)
+        for line in r.text.splitlines():
+            p.ctx.log(line)
+        return 0 if r.status_code < 400 or _base(argv[0]) == "curl" else 1
+    except httpx.HTTPError as e:
+        p.ctx.log(f"{_base(argv[0])}: can't connect to {url}: {e.__class__.__name__}")
+        return 7 if _base(argv[0]) == "curl" else 1
+
+
+BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
+    "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,
+    "date": _date, "hostname": _hostname, "env": _env, "printenv": _env, "tail": _tail, "wget": _fetch,
+    "curl": _fetch,
+}
+
+HELLO = ["", "Hello from Docker!", "This message shows that your installation appears to be working correctly.", ""]
+STARTUP = {
+    "nginx": ["/docker-entrypoint.sh: Configuration complete; ready for start up",
+              "nginx: start worker processes (listening on {ports})"],
+    "httpd-foreground": ["AH00558: httpd: using the pod IP as ServerName",
+                         "[mpm_event:notice] AH00489: Apache/2.4 configured -- resuming normal operations"],
+    "redis-server": ["* Redis is starting", "* Ready to accept connections tcp"],
+    "app.py": [" * Serving Flask app 'app'", " * Running on all addresses (0.0.0.0)"],
+}
+SHUTDOWN = {
+    "nginx": ["signal 15 (SIGTERM) received, exiting", "exit"],
+    "redis-server": ["# User requested shutdown...", "# Redis is now ready to exit, bye bye..."],
+}
+

@@ -1,0 +1,136 @@
+"""`kubeling node`: one node agent - the kubelet (register the Node, heartbeat its Lease and
+status, run the pods bound to it with the fake runtime, serve their logs) on one address.
+
+Flags follow the kubelet's where the concept exists. Pod IPs come from the Node's
+spec.podCIDR; when nothing assigned one, from --pod-cidr; failing that, a /24 derived from the
+node IP (127.0.1.N -> 127.244.N.0/24, any other a.b.c.N -> 10.244.N.0/24), so that on one
+machine every pod address is a loopback address the host can reach.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+
+from kubeling.shared import kubeconfig, log as klog
+from kubeling.shared.client import NODES, ApiError, Client
+from kubeling.shared.events import EventRecorder
+from kubeling.shared.health import health_routes
+from kubeling.shared.httpserver import HTTPServer
+
+from .kubelet.kubelet import Kubelet
+from .kubelet.nodestatus import NodeStatusManager
+from .kubelet.server import kubelet_api
+
+
+def parse_labels(s: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in s.split(","))):
+        if "=" not in part:
+            raise argparse.ArgumentTypeError(f"invalid label {part!r}: want key=value")
+        k, v = part.split("=", 1)
+        out[k] = v
+    return out
+
+
+def parse_taints(s: str) -> list[dict[str, str]]:
+    """`key=value:Effect` or `key:Effect`, comma-separated (the kubelet's --register-with-taints)."""
+    out = []
+    for part in filter(None, (p.strip() for p in s.split(","))):
+        if ":" not in part:
+            raise argparse.ArgumentTypeError(f"invalid taint {part!r}: want key[=value]:Effect")
+        kv, effect = part.rsplit(":", 1)
+        if effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise argparse.ArgumentTypeError(f"invalid taint effect {effect!r}")
+        k, _, v = kv.partition("=")
+        t = {"key": k, "effect": effect}
+        if v:
+            t["value"] = v
+        out.append(t)
+    return out
+
+
+def derive_pod_cidr(node_ip: str) -> str:
+    ip = ipaddress.ip_address(node_ip)
+    last = int(ip) & 0xFF
+    return f"127.244.{last}.0/24" if ip.is_loopback else f"10.244.{last}.0/24"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubeling node", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--node-name", required=True, help="the Node's name")
+    p.add_argument("--kubeconfig", help="kubeconfig with the apiserver URL(s) (comma-separated server = failover list)")
+    p.add_argument("--master", help="apiserver URL(s), overriding the kubeconfig's server")
+    p.add_argument("--node-ip", default="127.0.0.1", help="InternalIP; the kubelet API listens here (use 127.0.0.0/8 on one machine)")
+    p.add_argument("--cpu", default="4", help="CPU capacity (= allocatable)")
+    p.add_argument("--memory", default="8Gi", help="memory capacity (= allocatable)")
+    p.add_argument("--max-pods", type=int, default=110)
+    p.add_argument("--node-labels", type=parse_labels, default={}, help="k=v,k2=v2 added to the Node at registration")
+    p.add_argument("--register-with-taints", type=parse_taints, default=[], help="key=value:Effect,...")
+    p.add_argument("--kubelet-port", "--port", dest="kubelet_port", type=int, default=10250,
+                   help="kubelet API port (logs, health, metrics); plain HTTP")
+    p.add_argument("--pod-cidr", help="pod IP range when the Node has no spec.podCIDR")
+    p.add_argument("--node-status-update-frequency", type=float, default=10.0, help="seconds between heartbeats")
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+async def run(args: argparse.Namespace) -> int:
+    log = logging.getLogger("node")
+    cfg = kubeconfig.load(args.kubeconfig, server=args.master)
+    client = Client(cfg, user_agent=f"kubeling-kubelet/{args.node_name}")
+    recorder = EventRecorder(client, "kubelet", host=args.node_name, reporting_instance=args.node_name)
+    kubelet = Kubelet(client, args.node_name, args.node_ip, recorder)
+    nsm = NodeStatusManager(client, args.node_name, args.node_ip, args.kubelet_port, args.cpu, args.memory,
+                            args.max_pods, args.node_labels, args.register_with_taints, args.pod_cidr,
+                            update_period=args.node_status_update_frequency)
+    routes = health_routes(lambda: nsm.registered.is_set() and kubelet.ready())
+    server = await HTTPServer(kubelet_api(kubelet, routes), args.node_ip, args.kubelet_port).start()
+    nsm.kubelet_port = server.port
+    log.info("kubelet API listening", extra={"address": f"{args.node_ip}:{server.port}"})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def start() -> None:
+        node = await nsm.register()
+        cidr = (node.get("spec") or {}).get("podCIDR") or args.pod_cidr or derive_pod_cidr(args.node_ip)
+        if not (node.get("spec") or {}).get("podCIDR"):
+            try:  # record where our pods' IPs come from, as the IPAM controller would
+                node = await client.patch(NODES, args.node_name, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
+            except ApiError as e:
+                log.warning("could not record podCIDR on the Node", extra={"err": str(e)[:200]})
+        log.info("node registered", extra={"node": args.node_name, "podCIDR": cidr})
+        kubelet.start(cidr)
+        await nsm.run()
+
+    main_task = asyncio.create_task(start())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    rc = 0
+    if main_task in done and main_task.exception():
+        log.error("node agent failed", extra={"err": repr(main_task.exception())})
+        rc = 1
+    log.info("shutting down")
+    main_task.cancel()
+    stopper.cancel()
+    try:
+        await main_task
+    except (asyncio.CancelledError, Exception):
+        pass
+    await kubelet.shutdown()
+    await recorder.flush()
+    await server.close()
+    await client.aclose()
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    klog.setup(f"node/{args.node_name}", args.log_level)
+    return asyncio.run(run(args), debug=False)
