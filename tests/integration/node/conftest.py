@@ -1,0 +1,20 @@
+"""One cluster per module: store, apiserver, scheduler and two node agents (node-1, node-2)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.node.cluster import KubeCluster, start_cluster, stop_cluster
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    c = start_cluster(tmp_path_factory.mktemp("node"))
+    try:
+        c.start_scheduler("scheduler", "--leader-elect=false")
+        c.start_node("node-1", 1, "--cpu", "4", "--memory", "8Gi", "--max-pods", "50", "--node-labels", "zone=a")
+        c.start_node("node-2", 2)
+        yield c
+    finally:
+        stop_cluster(c)

@@ -1,0 +1,164 @@
+"""Node agents with real processes: registration and heartbeats, pods that run with IPs that
+answer HTTP, CrashLoopBackOff, image pull failures, init containers, restart policies,
+`kubectl logs` through the apiserver, and graceful termination."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.node.cluster import KubeCluster, curl, pod_manifest
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.etcd
+
+
+def running(kc: KubeCluster, name: str, timeout: float = 30) -> dict:
+    return kc.wait_pod(name, lambda p: p["status"].get("phase") == "Running" and all(
+        c.get("ready") for c in p["status"].get("containerStatuses", [])) and p["status"].get("podIP"),
+        timeout=timeout, what=f"{name} Running and ready")
+
+
+def state_of(p: dict, container: int = 0) -> dict:
+    return (p["status"].get("containerStatuses") or [{}])[container].get("state") or {}
+
+
+def test_node_registers_with_capacity_labels_conditions_and_heartbeats(kc: KubeCluster):
+    n = kc.http.get("/api/v1/nodes/node-1").json()
+    labels = n["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == "node-1" and labels["kubernetes.io/os"] == "linux"
+    assert labels["kubernetes.io/arch"] == "amd64" and labels["zone"] == "a"
+    st = n["status"]
+    assert st["capacity"]["cpu"] == "4" and st["capacity"]["memory"] == "8Gi" and st["allocatable"]["pods"] == "50"
+    assert {"type": "InternalIP", "address": kc.node_ips["node-1"]} in st["addresses"]
+    assert {c["type"]: c["status"] for c in st["conditions"]} == {
+        "Ready": "True", "MemoryPressure": "False", "DiskPressure": "False", "PIDPressure": "False"}
+    assert st["nodeInfo"]["kubeletVersion"] == "v1.32.0" and st["daemonEndpoints"]["kubeletEndpoint"]["Port"] > 0
+    assert n["spec"]["podCIDR"] == f"127.{kc.block}.1.0/24"
+    lease_url = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1"
+    first = kc.http.get(lease_url).json()["spec"]
+    assert first["holderIdentity"] == "node-1"
+    wait_until(lambda: kc.http.get(lease_url).json()["spec"]["renewTime"] != first["renewTime"], timeout=15,
+               what="node lease renewal")
+    out = kc.kubectl("get", "nodes", check=True).stdout
+    assert "node-1   Ready" in out and "node-2   Ready" in out
+
+
+def test_pod_runs_with_an_ip_from_the_podcidr_and_its_ports_answer(kc: KubeCluster):
+    kc.apply(pod_manifest("web", "nginx:1.27", nodeSelector={"zone": "a"}))
+    p = running(kc, "web")
+    ip = p["status"]["podIP"]
+    assert ip.startswith(f"127.{kc.block}.1.") and p["status"]["hostIP"] == kc.node_ips["node-1"]
+    conds = {c["type"]: c["status"] for c in p["status"]["conditions"]}
+    assert conds == {"PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
+                     "ContainersReady": "True", "PodScheduled": "True"}
+    res = curl(f"http://{ip}:80/hello")  # nginx listens on 80 without declaring it
+    assert res.stdout.splitlines()[:6] == ["Welcome to nginx!", "pod: web", "namespace: default", "container: web",
+                                           "image: nginx:1.27", "node: node-1"]
+    # A declared containerPort answers too, even on an image without a server of its own.
+    kc.apply(pod_manifest("sleeper", "busybox", command=["sleep", "3600"], ports=[{"containerPort": 8080}],
+                          terminationGracePeriodSeconds=1))
+    ip2 = running(kc, "sleeper")["status"]["podIP"]
+    assert ip2 != ip
+    assert "container: sleeper" in curl(f"http://{ip2}:8080/").stdout
+    assert curl(f"http://{ip2}:80/").returncode != 0  # busybox serves nothing else
+    # The request was logged by the container, and kubectl logs reads it through the apiserver.
+    logs = wait_until(lambda: (lambda out: out if "GET /hello" in out else None)(
+        kc.kubectl("logs", "web", check=True).stdout), timeout=10, what="access log line")
+    assert logs.splitlines()[0].startswith("/docker-entrypoint.sh")
+    assert kc.kubectl("logs", "web", "--tail=1", check=True).stdout.count("\n") == 1
+    kc.delete_pods("web", "sleeper")
+
+
+def test_crashing_container_reaches_crashloopbackoff_with_previous_logs(kc: KubeCluster):
+    kc.kubectl("run", "crasher", "--image=busybox", "--", "sh", "-c", "echo starting; echo failing now; exit 3", check=True)
+    p = kc.wait_pod("crasher", lambda p: state_of(p).get("waiting", {}).get("reason") == "CrashLoopBackOff",
+                    what="CrashLoopBackOff")
+    cs = p["status"]["containerStatuses"][0]
+    assert cs["restartCount"] >= 1 and cs["lastState"]["terminated"]["exitCode"] == 3
+    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert "back-off 10s restarting failed container=crasher" in cs["state"]["waiting"]["message"]
+    assert p["status"]["phase"] == "Running"  # restartPolicy Always: the pod is restarting, not failed
+    assert "CrashLoopBackOff" in kc.kubectl("get", "pod", "crasher", check=True).stdout
+    assert kc.kubectl("logs", "crasher", "--previous", check=True).stdout == "starting\nfailing now\n"
+    # Back-off grows: the next restart waits 10s, then 20s.
+    p = kc.wait_pod("crasher", lambda p: "back-off 20s" in state_of(p).get("waiting", {}).get("message", ""),
+                    timeout=40, what="back-off doubled to 20s")
+    assert p["status"]["containerStatuses"][0]["restartCount"] >= 2
+    assert any(e["reason"] == "BackOff" for e in kc.events_for("crasher"))
+    kc.delete_pods("crasher")
+
+
+def test_unknown_image_fails_to_pull(kc: KubeCluster):
+    kc.kubectl("run", "typo", "--image=ngnix:latest", check=True)
+    kc.wait_pod("typo", lambda p: state_of(p).get("waiting", {}).get("reason") in ("ErrImagePull", "ImagePullBackOff"),
+                what="image pull failure")
+    p = kc.wait_pod("typo", lambda p: state_of(p).get("waiting", {}).get("reason") == "ImagePullBackOff",
+                    what="ImagePullBackOff")
+    assert p["status"]["phase"] == "Pending"
+    assert 'Back-off pulling image "ngnix:latest"' in state_of(p)["waiting"]["message"]
+    msgs = [e["message"] for e in kc.events_for("typo")]
+    assert any(m.startswith('Failed to pull image "ngnix:latest"') for m in msgs) and "Error: ErrImagePull" in msgs
+    kc.delete_pods("typo")
+
+
+def test_init_containers_run_in_order_before_the_app(kc: KubeCluster):
+    m = pod_manifest("withinit", "busybox", command=["sh", "-c", "echo app started; sleep 3600"],
+                     terminationGracePeriodSeconds=1)
+    m["spec"]["initContainers"] = [{"name": "first", "image": "busybox", "command": ["sh", "-c", "echo one; sleep 1"]},
+                                   {"name": "second", "image": "busybox", "command": ["echo", "two"]}]
+    kc.apply(m)
+    p = kc.wait_pod("withinit", lambda p: [s.get("state", {}).get("running") is not None
+                                           for s in p["status"].get("initContainerStatuses", [])] == [True, False],
+                    what="first init container running")
+    assert state_of(p).get("waiting", {}).get("reason") == "PodInitializing" and p["status"]["phase"] == "Pending"
+    assert "Init:0/2" in kc.kubectl("get", "pod", "withinit", check=True).stdout
+    p = running(kc, "withinit")
+    inits = p["status"]["initContainerStatuses"]
+    assert [s["state"]["terminated"]["reason"] for s in inits] == ["Completed", "Completed"]
+    assert inits[0]["state"]["terminated"]["finishedAt"] <= inits[1]["state"]["terminated"]["startedAt"]
+    assert kc.kubectl("logs", "withinit", "-c", "second", check=True).stdout == "two\n"
+    kc.delete_pods("withinit")
+
+
+@pytest.mark.parametrize("name,script,phase,reason", [
+    ("done-ok", "echo bye; exit 0", "Succeeded", "Completed"),
+    ("done-bad", "exit 7", "Failed", "Error"),
+])
+def test_restart_policy_never_ends_in_a_terminal_phase(kc: KubeCluster, name, script, phase, reason):
+    kc.apply(pod_manifest(name, "busybox", command=["sh", "-c", script], restartPolicy="Never"))
+    p = kc.wait_pod(name, lambda p: p["status"].get("phase") == phase, what=f"{name} {phase}")
+    term = state_of(p)["terminated"]
+    assert term["reason"] == reason and p["status"]["containerStatuses"][0]["restartCount"] == 0
+    assert reason in kc.kubectl("get", "pod", name, check=True).stdout
+    kc.delete_pods(name)
+
+
+def test_graceful_delete_waits_for_the_grace_period_of_a_process_ignoring_sigterm(kc: KubeCluster):
+    kc.apply(pod_manifest("stubborn", "busybox", command=["sleep", "3600"], terminationGracePeriodSeconds=2))
+    running(kc, "stubborn")
+    t0 = time.monotonic()
+    kc.kubectl("delete", "pod", "stubborn", "--wait=true", check=True)
+    took = time.monotonic() - t0
+    assert took >= 1.5  # sleep as PID 1 ignores SIGTERM: SIGKILL after the 2s grace period
+    assert kc.http.get("/api/v1/namespaces/default/pods/stubborn").status_code == 404
+    # nginx exits on SIGTERM at once
+    kc.apply(pod_manifest("polite", "nginx", terminationGracePeriodSeconds=30))
+    running(kc, "polite")
+    t0 = time.monotonic()
+    kc.kubectl("delete", "pod", "polite", "--wait=true", check=True)
+    assert time.monotonic() - t0 < 15
+
+
+def test_logs_follow_streams_new_lines(kc: KubeCluster):
+    kc.apply(pod_manifest("ticker", "busybox", command=["sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 1; done; sleep 3600"],
+                          terminationGracePeriodSeconds=1))
+    running(kc, "ticker")
+    proc = kc.kubectl_popen("logs", "-f", "ticker")
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
+        assert lines == ["tick 1\n", "tick 2\n", "tick 3\n"]
+    finally:
+        proc.kill()
+        proc.wait()
+    kc.delete_pods("ticker")
