@@ -4,9 +4,10 @@ Exactly one replicated method exists, `apply_batch`, and it must stay the only o
 numbers replicated methods by sorted name, so adding another would silently remap the journal
 (pysyncobj.md, pitfall 14). New request kinds are new *data* in the batch, handled by applier.py.
 
-Threads: pysyncobj applies entries on its tick thread while the HTTP server reads on the asyncio
-thread, so every access to the store goes through `lock`. After each applied batch the watch hub
-is told the new revision (it hands the work to the event loop; the tick thread never blocks).
+Threads: by default pysyncobj runs on the event loop (looppoller.py) and everything happens on one
+thread; with `--raft-tick thread` it applies entries on its own tick thread while the HTTP server
+reads on the loop, which is why every access to the store goes through `lock`. After each applied
+batch the watch hub is told the new revision (it hands the work to the event loop and never blocks).
 """
 from __future__ import annotations
 
