@@ -8,6 +8,7 @@ import yaml
 from starlette.responses import Response
 
 from ..api import errors
+from ..api.schema import check
 
 MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
@@ -76,3 +77,22 @@ def status_response(err: errors.StatusError) -> Response:
 
 def success_status(details: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+def decode_subresource(body: Any, schema: Any, kind: str, version: str = "v1") -> dict[str, Any]:
+    """Bodies of binding, eviction, scale and DeleteOptions: typed like the main kinds."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(f"{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal into Go value of type {kind}")
+    _, type_errs = check(body, schema)
+    if type_errs:
+        raise errors.bad_request(f"{kind} in version \"{version}\" cannot be handled as a {kind}: {type_errs[0]}")
+    return body
+
+
+def dry_run(req: Any) -> bool:
+    """`dryRun=All` (the only value upstream accepts): validate and admit, write nothing."""
+    dr = req.query_params.getlist("dryRun")
+    for v in dr:
+        if v != "All":
+            raise errors.bad_request(f'Invalid dry run value: "{v}": supported values: "All"')
+    return bool(dr)

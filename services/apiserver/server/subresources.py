@@ -1,0 +1,144 @@
+"""Subresources that are not plain views of the object: binding, eviction, scale, and the node
+agent's log endpoint (exec/attach/port-forward answer with a Status until they are served)."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ..api import errors
+from ..api.models import core as core_models
+from ..registry.objects import meta
+from ..registry.store import Store
+from . import codec
+from .routes import ResourcePath
+
+
+class SubresourceHandlers:
+    registry: Any
+
+    async def _post_subresource(self, req: Request, store: Store, rp: ResourcePath, body: Any) -> Response:
+        s = store.strategy
+        if s.resource == "pods" and rp.subresource == "binding":
+            body = codec.decode_subresource(body, core_models.Binding, "Binding")
+            target = (body or {}).get("target") or {}
+            node = target.get("name")
+            if not node:
+                raise errors.StatusError(422, "Invalid", f'Binding.meta.k8s.io "{rp.name}" is invalid: target.name: Required value',
+                                         {"name": rp.name, "kind": "Binding", "causes": [{"reason": "FieldValueRequired", "message": "Required value", "field": "target.name"}]})
+
+            def bind(cur: dict[str, Any]) -> dict[str, Any]:
+                if meta(cur).get("deletionTimestamp"):
+                    raise errors.conflict("pods", rp.name, "", f"pod {rp.name} is being deleted, cannot be assigned to a host")
+                if (cur.get("spec") or {}).get("nodeName"):
+                    raise errors.conflict("pods", rp.name, "", f"pod {rp.name} is already assigned to node \"{cur['spec']['nodeName']}\"")
+                cur.setdefault("spec", {})["nodeName"] = node
+                ann = (body.get("metadata") or {}).get("annotations")
+                if ann:
+                    meta(cur).setdefault("annotations", {}).update(ann)
+                conds = cur.setdefault("status", {}).setdefault("conditions", [])
+                conds[:] = [c for c in conds if c.get("type") != "PodScheduled"]
+                from ..registry.objects import rfc3339
+                conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": rfc3339()})
+                return cur
+
+            await store.update(rp.namespace, rp.name, bind, subresource="binding", dry_run=codec.dry_run(req),
+                               precondition_rv=(body.get("metadata") or {}).get("resourceVersion") or None)
+            return codec.respond(codec.success_status({}) | {"code": 201}, 201)
+        if s.resource == "pods" and rp.subresource == "eviction":
+            body = codec.decode_subresource(body, core_models.Eviction, "Eviction")
+            opts = (body or {}).get("deleteOptions") or {}
+            await store.delete(rp.namespace, rp.name, opts, codec.dry_run(req))
+            return codec.respond(codec.success_status({"name": rp.name, "kind": "pods"}) | {"code": 201}, 201)
+        if rp.subresource in ("exec", "attach", "portforward", "proxy"):
+            obj = await store.get(rp.namespace, rp.name)
+            return await self._node_subresource(store, obj, rp, req)
+        raise errors.method_not_allowed()
+
+    # --- scale ----------------------------------------------------------------------------------
+    def _scale(self, store: Store, obj: dict[str, Any]) -> dict[str, Any]:
+        s = store.strategy
+        if not s.has_scale:
+            raise errors.route_not_found()
+        md = meta(obj)
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md},
+                "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 0))},
+                "status": {"replicas": int((obj.get("status") or {}).get("replicas", 0)), "selector": s.scale_selector(obj)}}
+
+    async def _update_scale(self, store: Store, rp: ResourcePath, body: Any, dry: bool) -> Response:
+        if not store.strategy.has_scale:
+            raise errors.route_not_found()
+        body = codec.decode_subresource(body, core_models.Scale, "Scale")
+        replicas = (body.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise errors.bad_request("Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
+        if replicas < 0:
+            raise errors.StatusError(422, "Invalid", f'Scale.autoscaling "{rp.name}" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0',
+                                     {"name": rp.name, "kind": "Scale", "group": "autoscaling",
+                                      "causes": [{"reason": "FieldValueInvalid", "message": f"Invalid value: {replicas}: must be greater than or equal to 0", "field": "spec.replicas"}]})
+        rv = (body.get("metadata") or {}).get("resourceVersion") or None
+
+        def set_replicas(cur: dict[str, Any]) -> dict[str, Any]:
+            cur.setdefault("spec", {})["replicas"] = replicas
+            return cur
+        out, _ = await store.update(rp.namespace, rp.name, set_replicas, subresource="scale", dry_run=dry, precondition_rv=rv)
+        return codec.respond(self._scale(store, out))
+
+    async def _node_subresource(self, store: Store, obj: dict[str, Any], rp: ResourcePath,
+                                req: Request | None = None) -> Response:
+        """Logs are proxied to the node agent's kubelet API (`/containerLogs/...`, as upstream);
+        exec, attach, port-forward and proxy need connection upgrades kubeling does not serve yet."""
+        if store.strategy.resource != "pods":
+            raise errors.StatusError(503, "ServiceUnavailable", f'node "{rp.name}" proxying is not supported yet')
+        spec = obj.get("spec") or {}
+        containers = [c.get("name") for c in spec.get("containers") or []]
+        q = req.query_params if req is not None else {}
+        cname = q.get("container") or (obj["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+        if not cname:
+            if len(containers) != 1:
+                raise errors.bad_request(f"a container name must be specified for pod {rp.name}, choose one of: [{' '.join(containers)}]")
+            cname = containers[0]
+        all_names = containers + [c.get("name") for c in spec.get("initContainers") or []]
+        if cname not in all_names:
+            raise errors.bad_request(f"container {cname} is not valid for pod {rp.name}")
+        if not spec.get("nodeName"):
+            raise errors.bad_request(f'container "{cname}" in pod "{rp.name}" is waiting to start: ContainerCreating')
+        if rp.subresource != "log":
+            raise errors.StatusError(503, "ServiceUnavailable", f"{rp.subresource} needs a streaming connection upgrade, which kubeling does not serve yet")
+        return await self._proxy_logs(spec["nodeName"], rp, cname, q)
+
+    async def _proxy_logs(self, node_name: str, rp: ResourcePath, container: str, q: Any) -> Response:
+        import httpx
+        node = await self.registry.get("", "v1", "nodes").try_get(None, node_name)
+        st = (node or {}).get("status") or {}
+        port = ((st.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+        addrs = {a.get("type"): a.get("address") for a in st.get("addresses") or []}
+        host = addrs.get("InternalIP") or addrs.get("Hostname")
+        if not port or not host:
+            raise errors.StatusError(503, "ServiceUnavailable", f'the node agent of node "{node_name}" has not reported a kubelet endpoint')
+        params = {k: q[k] for k in ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes") if q.get(k)}
+        url = f"http://{host}:{port}/containerLogs/{rp.namespace}/{rp.name}/{container}"
+        client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        try:
+            upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
+        except httpx.HTTPError as e:
+            await client.aclose()
+            raise errors.StatusError(503, "ServiceUnavailable", f'cannot reach the node agent of node "{node_name}": {e}') from None
+        if upstream.status_code != 200:
+            text = (await upstream.aread()).decode(errors="replace")
+            await upstream.aclose()
+            await client.aclose()
+            raise errors.bad_request(text.strip() or f"the node agent answered {upstream.status_code}")
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.aiter_raw():
+                    yield chunk
+            finally:
+                await upstream.aclose()
+                await client.aclose()
+        return StreamingResponse(relay(), media_type="text/plain")
+
