@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apiserver": ("kubeling.services.apiserver.main", "serve the Kubernetes REST API over the store"),
     "scheduler": ("kubeling.services.scheduler.main", "watch unscheduled pods, filter and score nodes, bind"),
     "node": ("kubeling.services.node.main", "node agent: register a Node, run its pods in a fake runtime, serve logs"),
+    "controller-manager": ("kubeling.services.controller_manager.main", "node lifecycle and IPAM, ReplicaSets, Deployments, endpoints, namespaces, GC ... in one process"),
+    "proxy-rules": ("kubeling.services.node.proxy.show", "print a node's kube-proxy rules in iptables-save form"),
     "up": ("kubeling.services.launcher.commands:up", "run a whole cluster on this machine (no Docker, no root)"),
     "down": ("kubeling.services.launcher.commands:down", "stop a cluster started with `up`"),
     "status": ("kubeling.services.launcher.commands:status", "components, Raft leader, nodes and pods of a cluster"),

@@ -1,0 +1,159 @@
+"""`kubeling controller-manager`: the controllers that make the cluster heal itself, in one process.
+
+Flags follow kube-controller-manager's. Only the elected instance runs controllers (Lease
+kube-system/kube-controller-manager); a standby waits for the lease.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import signal
+import socket
+import uuid
+
+from kubeling.shared import kubeconfig, log as klog
+from kubeling.shared.client import Client
+from kubeling.shared.events import EventRecorder
+from kubeling.shared.health import health_routes
+from kubeling.shared.httpserver import HTTPServer, Request, Response, text
+from kubeling.shared.leaderelection import LeaderElector
+
+from .controller import Context, InformerFactory, Options
+from .manager import CONTROLLERS, ControllerManager, enabled
+from .metrics import Metrics
+from .timeutil import boolean, duration
+
+CONCURRENT = {  # flag suffix -> controller name
+    "deployment": "deployment", "replicaset": "replicaset", "rc": "replicationcontroller",
+    "endpoint": "endpoint", "service-endpoint": "endpointslice", "namespace": "namespace",
+    "serviceaccount-token": "serviceaccount", "gc": "garbagecollector", "resource-quota": "resourcequota",
+    "job": "job",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubeling controller-manager", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kubeconfig", help="kubeconfig with the apiserver URL(s)")
+    p.add_argument("--master", help="apiserver URL(s), overriding the kubeconfig's server")
+    p.add_argument("--controllers", default="*",
+                   help=f"controllers to run: '*' for all, 'name' to enable, '-name' to disable; known: {', '.join(CONTROLLERS)}")
+    p.add_argument("--leader-elect", type=boolean, nargs="?", const=True, default=True,
+                   help="elect a leader through a Lease before running controllers (default true)")
+    p.add_argument("--leader-elect-lease-duration", type=duration, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=duration, default=2.0)
+    p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
+    p.add_argument("--leader-elect-resource-namespace", default="kube-system")
+    p.add_argument("--cluster-cidr", default="", help="pod address range; each node gets a slice of it (node IPAM)")
+    p.add_argument("--allocate-node-cidrs", type=boolean, nargs="?", const=True, default=True,
+                   help="assign spec.podCIDR to nodes from --cluster-cidr (needs --cluster-cidr)")
+    p.add_argument("--node-cidr-mask-size", type=int, default=24, help="prefix length of each node's podCIDR")
+    p.add_argument("--node-monitor-period", type=duration, default=5.0, help="how often node health is checked")
+    p.add_argument("--node-monitor-grace-period", type=duration, default=40.0,
+                   help="a node silent this long is marked Ready=Unknown and tainted unreachable")
+    p.add_argument("--node-startup-grace-period", type=duration, default=60.0,
+                   help="grace for a node that never reported Ready")
+    p.add_argument("--pod-eviction-timeout", type=duration, default=300.0,
+                   help="cap on the default not-ready/unreachable tolerations (the 300s admission adds) before "
+                        "the pods of a failed node are evicted")
+    for suffix, ctl in CONCURRENT.items():
+        p.add_argument(f"--concurrent-{suffix}-syncs", type=int, default=None, dest=f"concurrent_{ctl}",
+                       help=f"workers of the {ctl} controller")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address for /healthz /livez /readyz /metrics")
+    p.add_argument("--secure-port", type=int, default=10257,
+                   help="port for health and metrics (plain HTTP); if taken, a free port is used and logged")
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+async def _serve(handle, host: str, port: int, log: logging.Logger) -> HTTPServer:
+    try:
+        return await HTTPServer(handle, host, port).start()
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE or port == 0:
+            raise
+        # Several controller-managers (kubeling up --ha, parallel test clusters) share one host.
+        log.warning("health port in use; using a free port", extra={"port": port})
+        return await HTTPServer(handle, host, 0).start()
+
+
+async def run(args: argparse.Namespace) -> int:
+    log = logging.getLogger("controller-manager")
+    try:
+        names = enabled(args.controllers)
+    except ValueError as e:
+        log.error(str(e))
+        return 2
+    cfg = kubeconfig.load(args.kubeconfig, server=args.master)
+    client = Client(cfg, user_agent="kubeling-controller-manager")
+    metrics = Metrics()
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    options = Options(cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
+                      allocate_node_cidrs=args.allocate_node_cidrs, node_monitor_period=args.node_monitor_period,
+                      node_monitor_grace_period=args.node_monitor_grace_period,
+                      node_startup_grace_period=args.node_startup_grace_period,
+                      pod_eviction_timeout=args.pod_eviction_timeout,
+                      concurrent={ctl: getattr(args, f"concurrent_{ctl}") for ctl in CONCURRENT.values()
+                                  if getattr(args, f"concurrent_{ctl}") is not None})
+    recorder = EventRecorder(client, "controller-manager", reporting_instance=identity)
+    ctx = Context(client, InformerFactory(client), recorder, options, metrics)
+    manager = ControllerManager(ctx, names)
+    routes = health_routes(manager.ready, metrics.registry)
+
+    async def handle(req: Request) -> Response:
+        return routes(req) or text("404 page not found\n", 404)
+
+    server = await _serve(handle, args.bind_address, args.secure_port, log)
+    log.info("serving health and metrics", extra={"address": f"{args.bind_address}:{server.port}",
+                                                  "controllers": ",".join(names)})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    elector: LeaderElector | None = None
+    lease = args.leader_elect_resource_name
+    if args.leader_elect:
+        async def lead() -> None:
+            metrics.leader.labels(lease).set(1)
+            await manager.run()
+        elector = LeaderElector(client, lease, identity, args.leader_elect_resource_namespace,
+                                lease_duration=args.leader_elect_lease_duration,
+                                renew_deadline=args.leader_elect_renew_deadline,
+                                retry_period=args.leader_elect_retry_period, on_started_leading=lead,
+                                on_stopped_leading=lambda: metrics.leader.labels(lease).set(0))
+        main_task = asyncio.create_task(elector.run())
+    else:
+        main_task = asyncio.create_task(manager.run())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    rc = 0
+    if main_task in done:
+        # Leadership lost or a controller died: exit so a supervisor restarts us, as upstream does.
+        exc = main_task.exception()
+        log.error("lost leadership or a controller stopped", extra={"err": repr(exc) if exc else "leader election lost"})
+        rc = 1
+    else:
+        log.info("shutting down")
+        main_task.cancel()
+        try:
+            await main_task
+        except (asyncio.CancelledError, Exception):
+            pass
+    stopper.cancel()
+    await ctx.informers.stop()
+    await recorder.flush()
+    if elector:
+        await elector.release()
+    await server.close()
+    await client.aclose()
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    klog.setup("controller-manager", args.log_level)
+    return asyncio.run(run(args))
