@@ -95,6 +95,7 @@ def _kill(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> Iterator[tuple[Store, Store]]:
     """(reference real etcd, subject store), both fresh; every process killed by PID at the end."""
+    assert STORE_KIND in ("etcd", "kubeling"), f"KUBELING_TEST_STORE={STORE_KIND!r}: use etcd or kubeling"
     _need(shutil.which("etcd") is not None and shutil.which("etcdctl") is not None,
           "etcd and etcdctl (Debian etcd-server, etcd-client) are not installed")
     tmp = tmp_path_factory.mktemp("etcdctl")
