@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.models import apps as appsm
+from ..api.models import rbac
 from ..validation.field import FieldError, not_supported, required
 from .strategy import Strategy
 from .rolebindings import RoleBindingStrategy
@@ -12,7 +12,7 @@ from .rolebindings import RoleBindingStrategy
 class ClusterRoleBindingStrategy(RoleBindingStrategy):
     kind, resource, singular = "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding"
     namespaced = False
-    schema = appsm.ClusterRoleBinding
+    schema = rbac.ClusterRoleBinding
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = Strategy.validate(self, obj)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 
-from ..api.models import apps as appsm
+from ..api.models import rbac
 from .strategy import Strategy
 
 
 class ClusterRoleStrategy(Strategy):
     group, kind, resource, singular = "rbac.authorization.k8s.io", "ClusterRole", "clusterroles", "clusterrole"
     namespaced = False
-    schema = appsm.ClusterRole
+    schema = rbac.ClusterRole
     name_validator = "path"

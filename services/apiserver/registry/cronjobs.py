@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.models import apps
+from ..api.models import batch
 from ..validation.field import FieldError, invalid, not_supported, required
 from ..validation.podspec import validate_template
 from . import defaults
@@ -14,7 +14,7 @@ class CronJobStrategy(Strategy):
     group, kind, resource, singular = "batch", "CronJob", "cronjobs", "cronjob"
     short_names = ("cj",)
     categories = ("all",)
-    schema = apps.CronJob
+    schema = batch.CronJob
     has_status = True
     has_generation = True
     name_validator = "subdomain"

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.models import apps as appsm
+from ..api.models import discovery
 from ..validation.field import FieldError, not_supported, required
 from .strategy import Strategy
 
 
 class EndpointSliceStrategy(Strategy):
     group, kind, resource, singular = "discovery.k8s.io", "EndpointSlice", "endpointslices", "endpointslice"
-    schema = appsm.EndpointSlice
+    schema = discovery.EndpointSlice
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = super().validate(obj)

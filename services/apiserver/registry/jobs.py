@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.models import apps
+from ..api.models import batch
 from ..validation.field import FieldError, invalid
 from ..validation.podspec import validate_template
 from . import defaults
@@ -36,7 +36,7 @@ def default_job_spec(spec: dict[str, Any], uid: str | None, name: str | None) ->
 class JobStrategy(WorkloadStrategy):
     group, kind, resource, singular = "batch", "Job", "jobs", "job"
     categories = ("all",)
-    schema = apps.Job
+    schema = batch.Job
     default_replicas = None
     restart_policies = ("OnFailure", "Never")
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 
-from ..api.models import apps as appsm
+from ..api.models import coordination
 from .strategy import Strategy
 
 
 class LeaseStrategy(Strategy):
     group, kind, resource, singular = "coordination.k8s.io", "Lease", "leases", "lease"
-    schema = appsm.Lease
+    schema = coordination.Lease

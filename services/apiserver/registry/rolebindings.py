@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.models import apps as appsm
+from ..api.models import rbac
 from ..validation.field import FieldError, invalid, not_supported, required
 from .strategy import Strategy
 
 
 class RoleBindingStrategy(Strategy):
     group, kind, resource, singular = "rbac.authorization.k8s.io", "RoleBinding", "rolebindings", "rolebinding"
-    schema = appsm.RoleBinding
+    schema = rbac.RoleBinding
     name_validator = "path"
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:

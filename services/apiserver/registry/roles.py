@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 
-from ..api.models import apps as appsm
+from ..api.models import rbac
 from .strategy import Strategy
 
 
 class RoleStrategy(Strategy):
     group, kind, resource, singular = "rbac.authorization.k8s.io", "Role", "roles", "role"
-    schema = appsm.Role
+    schema = rbac.Role
     name_validator = "path"

@@ -1,7 +1,7 @@
-"""apps/v1, batch/v1 and the smaller groups' kinds."""
-from ..schema import A, B, I, IS, M, O, OPEN, S, TIME
-from .core import ObjectReference, PodTemplateSpec
-from .meta import Condition, LabelSelector, ObjectMeta, toplevel
+"""apps/v1 kinds."""
+from ..schema import A, B, I, IS, O, OPEN, S
+from .core import PodTemplateSpec
+from .meta import Condition, LabelSelector, toplevel
 
 RollingUpdate = O(None, {"maxUnavailable": IS(), "maxSurge": IS()})
 
@@ -48,50 +48,3 @@ StatefulSet = toplevel("io.k8s.api.apps.v1.StatefulSet", "StatefulSet represents
                            "observedGeneration": I(), "replicas": I(), "readyReplicas": I(), "currentReplicas": I(),
                            "updatedReplicas": I(), "currentRevision": S(), "updateRevision": S(), "collisionCount": I(),
                            "conditions": A(Condition, merge_key="type"), "availableReplicas": I()}))
-
-JobSpec = O("io.k8s.api.batch.v1.JobSpec", {
-    "parallelism": I(), "completions": I(), "activeDeadlineSeconds": I(), "podFailurePolicy": OPEN(),
-    "successPolicy": OPEN(), "backoffLimit": I(), "backoffLimitPerIndex": I(), "maxFailedIndexes": I(),
-    "selector": LabelSelector, "manualSelector": B(), "template": PodTemplateSpec, "ttlSecondsAfterFinished": I(),
-    "completionMode": S(), "suspend": B(), "podReplacementPolicy": S(), "managedBy": S(),
-}, "JobSpec describes how the job execution will look like.", required=("template",))
-Job = toplevel("io.k8s.api.batch.v1.Job", "Job represents the configuration of a single job.", spec=JobSpec,
-               status=O("io.k8s.api.batch.v1.JobStatus", {
-                   "conditions": A(Condition), "startTime": TIME(), "completionTime": TIME(), "active": I(),
-                   "succeeded": I(), "failed": I(), "terminating": I(), "completedIndexes": S(), "failedIndexes": S(),
-                   "uncountedTerminatedPods": OPEN(), "ready": I()}))
-CronJob = toplevel("io.k8s.api.batch.v1.CronJob", "CronJob represents the configuration of a single cron job.",
-                   spec=O("io.k8s.api.batch.v1.CronJobSpec", {
-                       "schedule": S("The schedule in Cron format."), "timeZone": S(), "startingDeadlineSeconds": I(),
-                       "concurrencyPolicy": S(), "suspend": B(),
-                       "jobTemplate": O("io.k8s.api.batch.v1.JobTemplateSpec", {"metadata": ObjectMeta, "spec": JobSpec}),
-                       "successfulJobsHistoryLimit": I(), "failedJobsHistoryLimit": I()}, required=("schedule", "jobTemplate")),
-                   status=O("io.k8s.api.batch.v1.CronJobStatus", {
-                       "active": A(ObjectReference), "lastScheduleTime": TIME(), "lastSuccessfulTime": TIME()}))
-
-Lease = toplevel("io.k8s.api.coordination.v1.Lease", "Lease defines a lease concept.",
-                 spec=O("io.k8s.api.coordination.v1.LeaseSpec", {
-                     "holderIdentity": S(), "leaseDurationSeconds": I(), "acquireTime": TIME(), "renewTime": TIME(),
-                     "leaseTransitions": I(), "strategy": S(), "preferredHolder": S()}))
-
-PolicyRule = O("io.k8s.api.rbac.v1.PolicyRule", {
-    "verbs": A(S()), "apiGroups": A(S()), "resources": A(S()), "resourceNames": A(S()), "nonResourceURLs": A(S())},
-    required=("verbs",))
-Subject = O("io.k8s.api.rbac.v1.Subject", {"kind": S(), "apiGroup": S(), "name": S(), "namespace": S()}, required=("kind", "name"))
-RoleRef = O("io.k8s.api.rbac.v1.RoleRef", {"apiGroup": S(), "kind": S(), "name": S()}, required=("apiGroup", "kind", "name"))
-Role = toplevel("io.k8s.api.rbac.v1.Role", "Role is a namespaced, logical grouping of PolicyRules.", rules=A(PolicyRule))
-ClusterRole = toplevel("io.k8s.api.rbac.v1.ClusterRole", "ClusterRole is a cluster level, logical grouping of PolicyRules.",
-                       rules=A(PolicyRule), aggregationRule=O(None, {"clusterRoleSelectors": A(LabelSelector)}))
-RoleBinding = toplevel("io.k8s.api.rbac.v1.RoleBinding", "RoleBinding references a role, but does not contain it.",
-                       subjects=A(Subject), roleRef=RoleRef)
-ClusterRoleBinding = toplevel("io.k8s.api.rbac.v1.ClusterRoleBinding", "ClusterRoleBinding references a ClusterRole.",
-                              subjects=A(Subject), roleRef=RoleRef)
-
-EndpointSlice = toplevel("io.k8s.api.discovery.v1.EndpointSlice", "EndpointSlice represents a subset of the endpoints that implement a service.",
-                         addressType=S(),
-                         endpoints=A(O("io.k8s.api.discovery.v1.Endpoint", {
-                             "addresses": A(S(), list_type="set"),
-                             "conditions": O(None, {"ready": B(), "serving": B(), "terminating": B()}),
-                             "hostname": S(), "targetRef": ObjectReference, "deprecatedTopology": M(S()),
-                             "nodeName": S(), "zone": S(), "hints": OPEN()})),
-                         ports=A(O(None, {"name": S(), "protocol": S(), "port": I(), "appProtocol": S()})))
