@@ -1215,10 +1215,14 @@ def main(argv: list[str] | None = None) -> int:
         code = e.code
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        code = 141  # the reader went away (`| head`): end quietly, as etcdctl dies of SIGPIPE
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        pass
+        code = 141
+    if code == 141:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
     return code
 
 
