@@ -79,7 +79,37 @@ class ResourceQuotaAdmission:
         items, _, _, _ = await store.list(ns, LabelSelector(), FieldSelector())
         return sum((usage(store, o).get(key, Fraction(0)) for o in items), Fraction(0))
 
+    def _store_for(self, key: str) -> "Store | None":
+        """The resource a quota key counts: `pods`, `requests.cpu` -> pods, `count/deployments.apps` -> deployments..."""
+        reg = self.chain.registry
+        if reg is None:
+            return None
+        if key.startswith("count/"):
+            res, _, group = key[len("count/"):].partition(".")
+            st = reg.stores.get((group, res))
+            return st
+        if key in _COMPUTE or key == "pods":
+            return reg.stores.get(("", "pods"))
+        if key.startswith("services"):
+            return reg.stores.get(("", "services"))
+        return reg.stores.get(("", key))
+
+    async def initial_usage(self, quota: dict[str, Any]) -> None:
+        """A new quota starts with what its namespace already uses (the quota controller's first sync)."""
+        ns = quota["metadata"].get("namespace")
+        hard = (quota.get("spec") or {}).get("hard") or {}
+        used = {}
+        for key in hard:
+            st = self._store_for(key)
+            if st is None:
+                continue
+            used[key] = format_quantity(await self._current_usage(st, ns, key), str(hard[key]))
+        quota.setdefault("status", {})["hard"] = dict(hard)
+        quota["status"]["used"] = used
+
     async def admit(self, store: "Store", obj: dict[str, Any], dry_run: bool) -> None:
+        if store.strategy.resource == "resourcequotas":
+            await self.initial_usage(obj)
         qs = self._quota_store()
         if qs is None or not store.strategy.namespaced or store.strategy.resource == "events":
             return

@@ -372,6 +372,10 @@ def test_quota_in_dev(cluster):
     if cluster.kubectl("get", "ns", "dev").returncode != 0:
         cluster.kubectl("create", "namespace", "dev", check=True)
     cluster.kubectl("create", "-f", cluster.write("quota.yaml", SEED_QUOTA), check=True)
+    pods_before = len(cluster.kubectl("get", "pods", "-n", "dev", "-o", "name", check=True).stdout.split())
+    q = json.loads(cluster.kubectl("get", "quota", "compute-quota", "-n", "dev", "-o", "json", check=True).stdout)
+    assert q["status"]["used"]["pods"] == str(pods_before)  # a new quota starts from the namespace's usage
+    assert q["status"]["hard"]["requests.memory"] == "5Gi"
     res = cluster.kubectl("run", "nolimits", "--image=nginx", "-n", "dev")
     assert res.returncode == 1
     assert ('pods "nolimits" is forbidden: failed quota: compute-quota: must specify limits.cpu for: nolimits; '
