@@ -119,7 +119,8 @@ class Store:
         return True
 
     async def list(self, namespace: str | None, labels: LabelSelector, fields: FieldSelector, limit: int = 0,
-                   continue_token: str | None = None, from_cache: bool = False) -> tuple[list[dict[str, Any]], int, str | None, int | None]:
+                   continue_token: str | None = None, from_cache: bool = False,
+                   at_revision: int = 0) -> tuple[list[dict[str, Any]], int, str | None, int | None]:
         """Returns (items, list resourceVersion, continue token, remainingItemCount).
 
         `from_cache` (resourceVersion=0 in the request: "any recent state is fine") serves the
@@ -132,7 +133,7 @@ class Store:
             # cached objects are shared and never mutated: a shallow copy per response is enough
             items = [self._finish(dict(o)) for o in objs]
             return [o for o in items if self.matches(o, labels, fields)], rev, None, None
-        start, revision = prefix, 0
+        start, revision = prefix, at_revision  # resourceVersionMatch=Exact reads the past revision
         if continue_token:
             try:
                 tok = json.loads(base64.b64decode(continue_token))
@@ -145,7 +146,7 @@ class Store:
         name = fields.exact("metadata.name")
         items: list[dict[str, Any]] = []
         try:
-            if name is not None and not continue_token and (namespace or not self.strategy.namespaced):
+            if name is not None and not continue_token and not revision and (namespace or not self.strategy.namespaced):
                 kv, rev = await self.client.get(self.key(namespace, name))
                 if kv:
                     obj = self._finish(decode(kv.value, kv.mod_revision))

@@ -86,8 +86,16 @@ class Handlers(SubresourceHandlers):
                 limit = int(q.get("limit") or 0)
             except ValueError:
                 raise errors.bad_request(f"invalid limit {q.get('limit')!r}") from None
+            rv_param, match = q.get("resourceVersion") or "", q.get("resourceVersionMatch") or ""
+            at = 0
+            if match == "Exact":
+                if not rv_param.isdigit() or rv_param == "0":
+                    raise errors.bad_request(f'resourceVersionMatch "Exact" needs a non-zero resourceVersion, got "{rv_param}"')
+                at = int(rv_param)
+            elif match not in ("", "NotOlderThan"):
+                raise errors.bad_request(f'unsupported resourceVersionMatch "{match}": supported values: "Exact", "NotOlderThan"')
             items, rv, cont, remaining = await store.list(rp.namespace, labels, fields, limit, q.get("continue") or None,
-                                                          from_cache=q.get("resourceVersion") == "0")
+                                                          from_cache=rv_param == "0", at_revision=at)
             lm: dict[str, Any] = {"resourceVersion": str(rv)}
             if cont:
                 lm["continue"] = cont

@@ -127,6 +127,11 @@ def test_pagination_and_selectors(cluster):
     assert [i["metadata"]["name"] for i in second["items"] + third["items"]] == ["p2", "p3", "p4"]
     assert "continue" not in third["metadata"]
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    old_rv = first["metadata"]["resourceVersion"]
+    h.post(url, json={"metadata": {"name": "p5"}})
+    exact = h.get(url, params={"resourceVersion": old_rv, "resourceVersionMatch": "Exact"}).json()
+    assert len(exact["items"]) == 5 and exact["metadata"]["resourceVersion"] == old_rv  # the past, without p5
+    assert len(h.get(url).json()["items"]) == 6
     sel = h.get(url, params={"labelSelector": "even in (true)"}).json()
     assert [i["metadata"]["name"] for i in sel["items"]] == ["p0", "p2", "p4"]
     bad = h.get(url, params={"fieldSelector": "spec.nope=1"})
