@@ -113,3 +113,121 @@ def test_replicationcontroller_from_yaml(kc: CMCluster):
                what="rc readyReplicas")
     kc.kubectl("scale", "rc", "myapp-rc", "--replicas=1", check=True)
     kc.running("type=rc-front-end", 1)
+
+
+DEPLOY_YAML = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: myapp-deployment
+  labels:
+    app: myapp
+    type: front-end
+spec:
+  replicas: 4
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 1
+  selector:
+    matchLabels:
+      type: web
+  template:
+    metadata:
+      name: myapp-pod
+      labels:
+        app: myapp
+        type: web
+    spec:
+      containers:
+      - name: nginx
+        image: nginx
+"""
+
+
+def images(kc: CMCluster, selector: str) -> set[str]:
+    return {p["spec"]["containers"][0]["image"] for p in kc.live_pods(selector)}
+
+
+def owned_rs(kc: CMCluster, name: str) -> list[dict]:
+    d = kc.get(f"/apis/apps/v1/namespaces/default/deployments/{name}")
+    items = kc.get("/apis/apps/v1/namespaces/default/replicasets")["items"]
+    return [rs for rs in items if any(r["uid"] == d["metadata"]["uid"] for r in rs["metadata"].get("ownerReferences") or [])]
+
+
+def test_deployment_rolls_out_updates_and_undoes(kc: CMCluster):
+    kc.apply_yaml(DEPLOY_YAML)
+    pods = kc.running("type=web", 4)
+    h = {p["metadata"]["labels"]["pod-template-hash"] for p in pods}
+    assert len(h) == 1
+    rss = owned_rs(kc, "myapp-deployment")
+    assert [rs["metadata"]["name"] for rs in rss] == [f"myapp-deployment-{h.pop()}"]
+    out = kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=60s", check=True).stdout
+    assert 'deployment "myapp-deployment" successfully rolled out' in out
+    d = kc.get("/apis/apps/v1/namespaces/default/deployments/myapp-deployment")
+    conds = {c["type"]: c for c in d["status"]["conditions"]}
+    assert conds["Available"]["status"] == "True" and conds["Progressing"]["reason"] == "NewReplicaSetAvailable"
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+
+    # Watch the rollout from a second thread-free angle: sample pods while it runs and check the floor.
+    kc.kubectl("set", "image", "deployment/myapp-deployment", "nginx=nginx:1.25", check=True)
+    floor = 4 - 1
+    worst = 4
+
+    def done() -> bool:
+        nonlocal worst
+        pods = kc.live_pods("type=web")
+        ready = sum(1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True"
+                                           for c in p["status"].get("conditions", [])))
+        worst = min(worst, ready)
+        assert len(pods) <= 4 + 1, f"{len(pods)} pods exceed replicas+maxSurge"
+        return images(kc, "type=web") == {"nginx:1.25"} and ready == 4 and len(pods) == 4
+    wait_until(done, 90, interval=0.1, what="rolled out to nginx:1.25")
+    assert worst >= floor, f"availability dropped to {worst} (< {floor})"
+    out = kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=60s", check=True).stdout
+    assert "successfully rolled out" in out
+    assert len(owned_rs(kc, "myapp-deployment")) == 2
+    hist = kc.kubectl("rollout", "history", "deployment/myapp-deployment", check=True).stdout
+    assert "1 " in hist and "2 " in hist, hist
+
+    kc.kubectl("rollout", "undo", "deployment/myapp-deployment", check=True)
+    wait_until(lambda: images(kc, "type=web") == {"nginx"} and len(kc.live_pods("type=web")) == 4, 90,
+               what="undo back to nginx")
+    kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=60s", check=True)
+    d = kc.get("/apis/apps/v1/namespaces/default/deployments/myapp-deployment")
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+
+    # scale
+    kc.kubectl("scale", "deployment/myapp-deployment", "--replicas=2", check=True)
+    kc.running("type=web", 2)
+    kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=60s", check=True)
+
+    # pause: a template change makes no new ReplicaSet until resumed; restart rolls new pods
+    kc.kubectl("rollout", "pause", "deployment/myapp-deployment", check=True)
+    kc.kubectl("set", "image", "deployment/myapp-deployment", "nginx=nginx:1.25", check=True)
+    wait_until(lambda: (lambda d: any(c["reason"] == "DeploymentPaused" for c in d["status"].get("conditions", [])))(
+        kc.get("/apis/apps/v1/namespaces/default/deployments/myapp-deployment")), 30, what="DeploymentPaused")
+    assert images(kc, "type=web") == {"nginx"}
+    kc.kubectl("rollout", "resume", "deployment/myapp-deployment", check=True)
+    kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=90s", check=True)
+    wait_until(lambda: images(kc, "type=web") == {"nginx:1.25"}, 30, what="resumed rollout")
+    before = {p["metadata"]["name"] for p in kc.live_pods("type=web")}
+    kc.kubectl("rollout", "restart", "deployment/myapp-deployment", check=True)
+    kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=90s", check=True)
+    wait_until(lambda: not before & {p["metadata"]["name"] for p in kc.live_pods("type=web")} and
+               len(kc.live_pods("type=web")) == 2, 60, what="restart replaced every pod")
+
+
+def test_recreate_deployment_replaces_all_pods(kc: CMCluster):
+    kc.apply_yaml(DEPLOY_YAML.replace("myapp-deployment", "recreate").replace("type: web", "type: rec")
+                  .replace("""    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 1""", "    type: Recreate").replace("replicas: 4", "replicas: 2"))
+    kc.running("type=rec", 2)
+    kc.kubectl("set", "image", "deployment/recreate", "nginx=nginx:1.25", check=True)
+    kc.kubectl("rollout", "status", "deployment/recreate", "--timeout=90s", check=True)
+    wait_until(lambda: images(kc, "type=rec") == {"nginx:1.25"} and len(kc.live_pods("type=rec")) == 2, 60,
+               what="recreated with nginx:1.25")
