@@ -765,6 +765,7 @@ def cmd_watch(ctx: Ctx) -> None:
     req = watch_request(ctx)
     ctx.out.unsupported_table()
     next_rev = to_int(req.get("start_revision"))
+    backoff = 0.1
     while True:
         if next_rev:
             req["start_revision"] = str(next_rev)
@@ -784,10 +785,14 @@ def cmd_watch(ctx: Ctx) -> None:
                     raise CtlError("watch is canceled by the server", EXIT_INTERRUPTED)
                 if res.get("events"):
                     print_watch(ctx.out, res)
+            backoff = 0.1
+            time.sleep(backoff)  # the member ended the stream: reconnect, but never in a hot loop
         except (httpx.RemoteProtocolError, httpx.ReadError):
-            continue  # the member went away: resume on the next endpoint
+            continue  # the member went away: resume at once on the next endpoint
         except httpx.TransportError:
-            raise ServerError(DEADLINE) from None
+            # no endpoint accepts the watch: like clientv3, keep trying until interrupted
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
         ctx.gw.current = (ctx.gw.current + 1) % len(ctx.gw.endpoints)
 
 
