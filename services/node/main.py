@@ -15,14 +15,17 @@ import logging
 import signal
 
 from kubeling.shared import kubeconfig, log as klog
-from kubeling.shared.client import NODES, ApiError, Client
+from kubeling.shared.client import ENDPOINTSLICES, NODES, SERVICES, ApiError, Client
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer
+from kubeling.shared.informer import Informer
 
 from .kubelet.kubelet import Kubelet
 from .kubelet.nodestatus import NodeStatusManager
 from .kubelet.server import kubelet_api
+from .dns import ClusterDNS
+from .proxy.proxier import Proxier
 
 
 def parse_labels(s: str) -> dict[str, str]:
@@ -52,6 +55,14 @@ def parse_taints(s: str) -> list[dict[str, str]]:
     return out
 
 
+def _bool(s: str) -> bool:
+    if s.lower() in ("true", "1", "yes"):
+        return True
+    if s.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {s!r}")
+
+
 def derive_pod_cidr(node_ip: str) -> str:
     ip = ipaddress.ip_address(node_ip)
     last = int(ip) & 0xFF
@@ -74,6 +85,11 @@ def parser() -> argparse.ArgumentParser:
                    help="kubelet API port (logs, health, metrics); plain HTTP")
     p.add_argument("--pod-cidr", help="pod IP range when the Node has no spec.podCIDR")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0, help="seconds between heartbeats")
+    p.add_argument("--proxy", type=_bool, nargs="?", const=True, default=True,
+                   help="run kube-proxy in this agent (Services -> rules and the userspace data path); default true")
+    p.add_argument("--cluster-domain", default="cluster.local", help="DNS domain of the cluster")
+    p.add_argument("--dns-port", type=int, default=53,
+                   help="serve cluster DNS (UDP) on node-ip:this port; 0 disables it")
     p.add_argument("--log-level", default="info")
     return p
 
@@ -87,8 +103,21 @@ async def run(args: argparse.Namespace) -> int:
     nsm = NodeStatusManager(client, args.node_name, args.node_ip, args.kubelet_port, args.cpu, args.memory,
                             args.max_pods, args.node_labels, args.register_with_taints, args.pod_cidr,
                             update_period=args.node_status_update_frequency)
-    routes = health_routes(lambda: nsm.registered.is_set() and kubelet.ready())
-    server = await HTTPServer(kubelet_api(kubelet, routes), args.node_ip, args.kubelet_port).start()
+    services, slices = Informer(client, SERVICES), Informer(client, ENDPOINTSLICES)
+    proxier = Proxier(services, slices, args.node_name, args.node_ip) if args.proxy else None
+    dns = ClusterDNS(services, slices, args.cluster_domain) if args.dns_port else None
+    dns_addr: tuple[str, int] | None = None
+    if dns:
+        try:
+            dns_addr = (args.node_ip, await dns.start(args.node_ip, args.dns_port))
+            log.info("cluster DNS listening", extra={"address": f"{args.node_ip}:{dns_addr[1]}/udp"})
+        except OSError as e:
+            log.warning("cannot serve cluster DNS", extra={"port": args.dns_port, "err": e.strerror or str(e)})
+            dns = None
+    kubelet.runtime.dns = dns_addr
+    kubelet.runtime.cluster_domain = args.cluster_domain
+    routes = health_routes(lambda: nsm.registered.is_set() and kubelet.ready() and (proxier is None or proxier.ready()))
+    server = await HTTPServer(kubelet_api(kubelet, routes, proxier), args.node_ip, args.kubelet_port).start()
     nsm.kubelet_port = server.port
     log.info("kubelet API listening", extra={"address": f"{args.node_ip}:{server.port}"})
 
@@ -107,6 +136,11 @@ async def run(args: argparse.Namespace) -> int:
                 log.warning("could not record podCIDR on the Node", extra={"err": str(e)[:200]})
         log.info("node registered", extra={"node": args.node_name, "podCIDR": cidr})
         kubelet.start(cidr)
+        if proxier or dns:
+            services.start()
+            slices.start()
+        if proxier:
+            proxier.start()
         await nsm.run()
 
     main_task = asyncio.create_task(start())
@@ -123,6 +157,12 @@ async def run(args: argparse.Namespace) -> int:
         await main_task
     except (asyncio.CancelledError, Exception):
         pass
+    if proxier:
+        await proxier.stop()
+    if dns:
+        dns.close()
+    await services.stop()
+    await slices.stop()
     await kubelet.shutdown()
     await recorder.flush()
     await server.close()

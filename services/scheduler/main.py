@@ -118,7 +118,10 @@ async def run(args: argparse.Namespace) -> int:
     stopper.cancel()
     await sched.shutdown()
     if elector:
-        await elector.release()
+        try:  # bounded: an unreachable apiserver must not hold up shutdown
+            await asyncio.wait_for(elector.release(), 3)
+        except asyncio.TimeoutError:
+            pass
     await server.close()
     await client.aclose()
     return rc

@@ -52,6 +52,9 @@ class Context:
     hostname: str
     serve: Callable[[], Awaitable[None]]  # serve the container's ports until cancelled
     image_ports: tuple[int, ...] = ()
+    # cluster DNS: resolve(name) -> (fqdn, [ips]) through the pod's search path; None without DNS
+    resolve: Callable[[str], Awaitable[tuple[str, list[str]]]] | None = None
+    dns_server: str = ""
 
 
 def _now() -> str:
@@ -69,6 +72,7 @@ class Process:
         self.argv = argv
         self.ctx = ctx
         self.terminating = asyncio.Event()
+        self._sinks: list[list[str]] = []  # capture stack for pipelines
         first = argv[0]
         if first in ("/docker-entrypoint.sh", "docker-entrypoint.sh") and len(argv) > 1:
             first = argv[1]
@@ -76,6 +80,13 @@ class Process:
         self.ignores_term = first in SHELLS or _base(first) in ("sleep", "tail") or first in ("exit", "echo")
         if not self._known(argv):
             raise StartError(f'exec: "{argv[0]}": executable file not found in $PATH')
+
+    def out(self, line: str) -> None:
+        """Write a line to stdout: the log, or the pipeline stage capturing it."""
+        if self._sinks:
+            self._sinks[-1].append(line)
+        else:
+            self.ctx.log(line)
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -112,12 +123,12 @@ class Process:
             if len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-lc"):
                 return await self.run_script(argv[2])
             if len(argv) >= 2 and not argv[1].startswith("-"):
-                self.ctx.log(f"{b}: can't open '{argv[1]}': No such file or directory")
+                self.out(f"{b}: can't open '{argv[1]}': No such file or directory")
                 return 2
             return 0  # no stdin, no tty: the shell reads EOF and exits
         if a0 == "/hello":
             for line in HELLO:
-                self.ctx.log(line)
+                self.out(line)
             return 0
         if a0 in SERVER_BINARIES or b in SERVER_BINARIES or "app.py" in argv:
             return await self._server(argv)
@@ -125,14 +136,14 @@ class Process:
             return 0
         fn = BUILTINS.get(b)
         if fn is None:
-            self.ctx.log(f"sh: {a0}: not found")
+            self.out(f"sh: {a0}: not found")
             return 127
         return await fn(self, argv)
 
     async def _server(self, argv: list[str]) -> int:
         name = _base(argv[0]) if "app.py" not in argv else "app.py"
         for line in STARTUP.get(name, [f"{name} started"]):
-            self.ctx.log(line.format(ports=",".join(map(str, self.ctx.image_ports)) or "-"))
+            self.out(line.format(ports=",".join(map(str, self.ctx.image_ports)) or "-"))
         serve = asyncio.create_task(self.ctx.serve())
         term = asyncio.create_task(self.terminating.wait())
         try:
@@ -141,10 +152,10 @@ class Process:
                 serve.result()  # a port that cannot be bound ends the server with an error
                 return 1
             for line in SHUTDOWN.get(name, []):
-                self.ctx.log(line)
+                self.out(line)
             return 0
         except OSError as e:
-            self.ctx.log(f"{name}: bind() failed ({e.strerror or e})")
+            self.out(f"{name}: bind() failed ({e.strerror or e})")
             return 1
         finally:
             serve.cancel()
@@ -180,6 +191,26 @@ class Process:
             status = await self._run_item(item, status)
         return status
 
+    async def _run_pipe(self, stages: list[Any]) -> int:
+        lines: list[str] = []
+        status = 0
+        for i, stage in enumerate(stages):
+            words = _strip_redirects([self.expand(w) for w in stage[1]]) if stage[0] == "cmd" else []
+            if stage[0] == "cmd" and not words:
+                continue
+            filtered = await _pipe_stage(self, words, lines) if i > 0 and words else None
+            if filtered is not None:
+                status, lines = filtered
+                continue
+            self._sinks.append([])
+            try:
+                status = await (self._exec(words) if words else self._run_item(stage, status))
+            finally:
+                lines = self._sinks.pop()
+        for ln in lines:
+            self.out(ln)
+        return status
+
     async def _run_item(self, item: Any, status: int) -> int:
         kind = item[0]
         if kind == "cmd":
@@ -188,6 +219,8 @@ class Process:
             if not words:
                 return status
             return await self._exec(words)
+        if kind == "pipe":
+            return await self._run_pipe(item[1])
         if kind == "while":
             _, cond, body = item
             last = 0
@@ -203,6 +236,32 @@ class Process:
                 last = await self._run_block(body)
             return last
         return status
+
+
+async def _pipe_stage(p: "Process", words: list[str], lines: list[str]) -> tuple[int, list[str]] | None:
+    """The filters people put after a pipe, applied to the captured lines; None if unknown."""
+    b = _base(words[0])
+    args = words[1:]
+    if b in ("head", "tail"):
+        n = 10
+        for i, a in enumerate(args):
+            if a == "-n" and i + 1 < len(args) and args[i + 1].lstrip("-").isdigit():
+                n = int(args[i + 1])
+            elif re.fullmatch(r"-\d+", a):
+                n = int(a[1:])
+        return 0, (lines[:n] if b == "head" else lines[-n:] if n else [])
+    if b == "grep":
+        invert = "-v" in args
+        pats = [a for a in args if not a.startswith("-")]
+        if not pats:
+            return 2, []
+        got = [ln for ln in lines if (pats[0] in ln) != invert]
+        return (0 if got else 1), got
+    if b == "wc" and "-l" in args:
+        return 0, [str(len(lines))]
+    if b in ("cat", "tee"):
+        return 0, lines
+    return None
 
 
 def _strip_redirects(words: list[str]) -> list[str]:
@@ -240,17 +299,32 @@ def _parse_block(toks: list[str], i: int, stops: tuple[str, ...]) -> tuple[list[
     block: list[Any] = []
     op = ";"
     words: list[str] = []
+    pipeline: list[Any] = []
 
     def flush() -> None:
-        nonlocal words
-        if words:
+        nonlocal words, pipeline
+        if pipeline:
+            if words:
+                pipeline.append(("cmd", words))
+            block.append((op, ("pipe", pipeline)))
+            pipeline = []
+        elif words:
             block.append((op, ("cmd", words)))
-            words = []
+        words = []
 
     while i < len(toks):
         t = toks[i]
         if not words and t in stops:
             return block, i
+        if t == "|" and (words or block):
+            if words:
+                pipeline.append(("cmd", words))
+            else:  # a compound command (for/while ... done) feeding a pipe
+                op, compound = block.pop()
+                pipeline.append(compound)
+            words = []
+            i += 1
+            continue
         if t in (";", "&&", "||", "&"):
             flush()
             op = t if t in ("&&", "||") else ";"
@@ -293,7 +367,7 @@ async def _sleep(p: Process, argv: list[str]) -> int:
         await asyncio.Event().wait()
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", arg)
     if not m:
-        p.ctx.log(f"sleep: invalid number '{arg}'")
+        p.out(f"sleep: invalid number '{arg}'")
         return 1
     secs = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
     await asyncio.sleep(secs)
@@ -304,7 +378,7 @@ async def _echo(p: Process, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] in ("-n", "-e"):
         args = args[1:]
-    p.ctx.log(" ".join(args))
+    p.out(" ".join(args))
     return 0
 
 
@@ -329,12 +403,12 @@ async def _not(p: Process, argv: list[str]) -> int:
 
 
 async def _date(p: Process, argv: list[str]) -> int:
-    p.ctx.log(_now())
+    p.out(_now())
     return 0
 
 
 async def _hostname(p: Process, argv: list[str]) -> int:
-    p.ctx.log(p.ctx.hostname)
+    p.out(p.ctx.hostname)
     return 0
 
 
@@ -343,10 +417,10 @@ async def _env(p: Process, argv: list[str]) -> int:
     if len(argv) > 1 and _base(argv[0]) == "printenv":
         if argv[1] not in env:
             return 1
-        p.ctx.log(env[argv[1]])
+        p.out(env[argv[1]])
         return 0
     for k, v in env.items():
-        p.ctx.log(f"{k}={v}")
+        p.out(f"{k}={v}")
     return 0
 
 
@@ -360,25 +434,56 @@ async def _fetch(p: Process, argv: list[str]) -> int:
     import httpx
     url = next((a for a in argv[1:] if not a.startswith("-")), "")
     if not url:
-        p.ctx.log(f"{_base(argv[0])}: no URL given")
+        p.out(f"{_base(argv[0])}: no URL given")
         return 2
     if "://" not in url:
         url = "http://" + url
+    u = httpx.URL(url)
+    host = u.host
+    if p.ctx.resolve and not re.fullmatch(r"[\d.]+", host):
+        _, ips = await p.ctx.resolve(host)  # cluster names resolve through cluster DNS
+        if not ips:
+            p.out(f"{_base(argv[0])}: bad address '{host}'" if _base(argv[0]) == "wget"
+                      else f"curl: (6) Could not resolve host: {host}")
+            return 6 if _base(argv[0]) == "curl" else 1
+        url = str(u.copy_with(host=ips[0]))
     try:
         async with httpx.AsyncClient(timeout=5) as c:
-            r = await c.get(url)
+            r = await c.get(url, headers={"Host": host})
         for line in r.text.splitlines():
-            p.ctx.log(line)
+            p.out(line)
         return 0 if r.status_code < 400 or _base(argv[0]) == "curl" else 1
     except httpx.HTTPError as e:
-        p.ctx.log(f"{_base(argv[0])}: can't connect to {url}: {e.__class__.__name__}")
+        p.out(f"{_base(argv[0])}: can't connect to {url}: {e.__class__.__name__}")
         return 7 if _base(argv[0]) == "curl" else 1
+
+
+async def _nslookup(p: Process, argv: list[str]) -> int:
+    """busybox nslookup's output format, through the cluster DNS."""
+    name = next((a for a in argv[1:] if not a.startswith("-")), "")
+    if not name:
+        p.out("BusyBox nslookup: usage: nslookup HOST [DNS_SERVER]")
+        return 1
+    if p.ctx.resolve is None:
+        p.out(";; connection timed out; no servers could be reached")
+        return 1
+    p.out(f"Server:\t\t{p.ctx.dns_server.split(':')[0]}")
+    p.out(f"Address:\t{p.ctx.dns_server}")
+    p.out("")
+    fqdn, ips = await p.ctx.resolve(name)
+    if not ips:
+        p.out(f"** server can't find {name}: NXDOMAIN")
+        return 1
+    for ip in ips:
+        p.out(f"Name:\t{fqdn}")
+        p.out(f"Address: {ip}")
+    return 0
 
 
 BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
     "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,
     "date": _date, "hostname": _hostname, "env": _env, "printenv": _env, "tail": _tail, "wget": _fetch,
-    "curl": _fetch,
+    "curl": _fetch, "nslookup": _nslookup,
 }
 
 HELLO = ["", "Hello from Docker!", "This message shows that your installation appears to be working correctly.", ""]

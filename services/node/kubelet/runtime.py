@@ -96,6 +96,8 @@ class FakeRuntime:
         self.containers: dict[str, Container] = {}
         self.pulled: dict[str, str] = {}  # normalized ref -> image id
         self._ids = itertools.count(1)
+        self.dns: tuple[str, int] | None = None  # cluster DNS server given to containers
+        self.cluster_domain = "cluster.local"
 
     def _new_id(self) -> str:
         return uuid.uuid4().hex + uuid.uuid4().hex[:32]
@@ -166,6 +168,11 @@ class FakeRuntime:
         image_ports = tuple(p for p in (img.ports if img else ()) if p not in c.ports)
         ctx = Context(log=lambda line: self._log(c, line), env=dict(c.env), hostname=sb.hostname,
                       serve=lambda: self._serve_forever(c, sb, image_ports), image_ports=img.ports if img else ())
+        if self.dns:
+            from ..dns import resolve
+            server, domain, ns = self.dns, self.cluster_domain, sb.namespace
+            ctx.resolve = lambda name: resolve(server, name, ns, domain)
+            ctx.dns_server = f"{server[0]}:{server[1]}"
         c.started_at = time.time()
         try:
             c.process = Process(c.argv, ctx)

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from kubeling.shared.httpserver import Request, Response, text
 
@@ -17,8 +18,13 @@ def _ts(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
-def kubelet_api(kubelet: Kubelet, fallback: Callable[[Request], Response | None]) -> Callable[[Request], object]:
+def kubelet_api(kubelet: Kubelet, fallback: Callable[[Request], Response | None],
+                proxier: Any = None) -> Callable[[Request], object]:
     async def handle(req: Request) -> Response:
+        if req.path == "/proxyRules":
+            if proxier is None:
+                return text("kube-proxy is not running in this node agent\n", 404)
+            return text(proxier.rules())
         parts = req.path.strip("/").split("/")
         if parts[0] == "containerLogs" and len(parts) == 4 and req.method in ("GET", "HEAD"):
             return await container_logs(kubelet, req, *parts[1:])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +25,10 @@ from tests.support.procs import Proc, ProcGroup, free_port, wait_until
 class KubeCluster(Cluster):
     """The apiserver fixture's Cluster plus the components and helpers these tests need."""
 
-    def __init__(self, base: Path, url: str, store_url: str, api: Proc, group: ProcGroup) -> None:
+    def __init__(self, base: Path, url: str, store_url: str, api: Proc, group: ProcGroup, block: int) -> None:
         super().__init__(base, url, store_url, api)
         self.group = group
-        self.block = random.Random(os.getpid() ^ int.from_bytes(os.urandom(2), "big")).randint(100, 230)
+        self.block = block  # this cluster's 127.<block>.0.0/16: nodes .0.N, pods .N.0/24, Services .128.0/20
         self.nodes: dict[str, Proc] = {}
         self.node_ips: dict[str, str] = {}
         self.schedulers: list[Proc] = []
@@ -44,9 +45,11 @@ class KubeCluster(Cluster):
     def start_node(self, name: str, index: int, *extra: str, wait_ready: bool = True) -> Proc:
         ip = f"127.{self.block}.0.{index}"
         port = free_port(ip)
+        dns_port = free_udp_port(ip)
         p = self.group.start(name, ["node", "--node-name", name, "--kubeconfig", str(self.kubeconfig), "--node-ip", ip,
                                     "--kubelet-port", str(port), "--pod-cidr", f"127.{self.block}.{index}.0/24",
-                                    "--node-status-update-frequency", "2", *extra])
+                                    "--dns-port", str(dns_port), "--node-status-update-frequency", "2", *extra])
+        p.dns = (ip, dns_port)  # type: ignore[attr-defined]
         self.nodes[name] = p
         self.node_ips[name] = ip
         if wait_ready:
@@ -81,6 +84,12 @@ class KubeCluster(Cluster):
             self.kubectl("delete", "pod", "--grace-period=0", "--force", "--ignore-not-found", *names, check=True)
 
 
+def free_udp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def _alive_and(p: Proc, cond) -> bool:
     if not p.alive():
         raise RuntimeError(f"{p.name} exited:\n{p.log_tail()}")
@@ -89,13 +98,15 @@ def _alive_and(p: Proc, cond) -> bool:
 
 def start_cluster(base: Path) -> KubeCluster:
     group = ProcGroup(base)
+    block = random.Random(os.getpid() ^ int.from_bytes(os.urandom(2), "big")).randint(100, 230)
     try:
         store_url = start_store(group, base)
-        url, api = start_apiserver(group, store_url)
+        url, api = start_apiserver(group, store_url,
+                                   extra=["--service-cluster-ip-range", f"127.{block}.128.0/20"])
     except BaseException:
         group.stop_all()
         raise
-    return KubeCluster(base, url, store_url, api, group)
+    return KubeCluster(base, url, store_url, api, group, block)
 
 
 def stop_cluster(c: KubeCluster) -> None:

@@ -1,4 +1,5 @@
-"""One cluster per module: store, apiserver, scheduler and two node agents (node-1, node-2)."""
+"""One cluster for the package (kept lean on a shared machine): store, apiserver, scheduler and
+two node agents (node-1, node-2), each also running kube-proxy and cluster DNS."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,7 +9,7 @@ import pytest
 from tests.integration.node.cluster import KubeCluster, start_cluster, stop_cluster
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
     c = start_cluster(tmp_path_factory.mktemp("node"))
     try:

@@ -97,8 +97,9 @@ def test_unknown_image_fails_to_pull(kc: KubeCluster):
                     what="ImagePullBackOff")
     assert p["status"]["phase"] == "Pending"
     assert 'Back-off pulling image "ngnix:latest"' in state_of(p)["waiting"]["message"]
-    msgs = [e["message"] for e in kc.events_for("typo")]
-    assert any(m.startswith('Failed to pull image "ngnix:latest"') for m in msgs) and "Error: ErrImagePull" in msgs
+    msgs = wait_until(lambda: (lambda m: m if "Error: ErrImagePull" in m else None)(
+        [e["message"] for e in kc.events_for("typo")]), timeout=10, what="ErrImagePull event")
+    assert any(m.startswith('Failed to pull image "ngnix:latest": rpc error: code = NotFound') for m in msgs)
     kc.delete_pods("typo")
 
 
