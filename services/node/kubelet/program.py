@@ -164,6 +164,18 @@ class Process:
     # -- the shell -----------------------------------------------------------------------------
 
     def expand(self, s: str) -> str:
+        env0 = {**self.ctx.env, "HOSTNAME": self.ctx.hostname}
+
+        def arith(m: re.Match[str]) -> str:
+            expr = re.sub(r"\$?([A-Za-z_]\w*)", lambda v: env0.get(v.group(1), "0") or "0", m.group(1))
+            if not re.fullmatch(r"[\d\s+\-*/%()]*", expr):
+                return "0"
+            try:
+                return str(int(eval(expr.replace("/", "//"), {"__builtins__": {}}, {})))  # digits and operators only
+            except (SyntaxError, ZeroDivisionError, ValueError):
+                return "0"
+        s = re.sub(r"\$\(\(([^()]*(?:\([^()]*\)[^()]*)*)\)\)", arith, s)
+
         def sub(m: re.Match[str]) -> str:
             inner = (m.group(1) or m.group(2) or "").strip()
             if inner == "date" or inner.startswith("date "):
@@ -216,8 +228,11 @@ class Process:
         if kind == "cmd":
             words = [self.expand(w) for w in item[1]]
             words = _strip_redirects(words)
+            while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0], re.S):
+                k, v = words.pop(0).split("=", 1)  # NAME=value: a shell variable
+                self.ctx.env[k] = v
             if not words:
-                return status
+                return 0
             return await self._exec(words)
         if kind == "pipe":
             return await self._run_pipe(item[1])
@@ -424,6 +439,35 @@ async def _env(p: Process, argv: list[str]) -> int:
     return 0
 
 
+async def _test(p: Process, argv: list[str]) -> int:
+    """`[ a -lt b ]`, `[ -n s ]`, `[ a = b ]` and friends: enough for loop counters."""
+    args = argv[1:-1] if argv[0] == "[" and argv[-1:] == ["]"] else argv[1:]
+    neg = bool(args) and args[0] == "!"
+    if neg:
+        args = args[1:]
+    ok = False
+    if len(args) == 1:
+        ok = args[0] != ""
+    elif len(args) == 2 and args[0] in ("-n", "-z"):
+        ok = (args[1] != "") == (args[0] == "-n")
+    elif len(args) == 2 and args[0] in ("-e", "-f", "-d"):
+        ok = False  # the fake filesystem is empty
+    elif len(args) == 3:
+        a, op, b = args
+        if op in ("=", "=="):
+            ok = a == b
+        elif op == "!=":
+            ok = a != b
+        else:
+            try:
+                x, y = int(a), int(b)
+            except ValueError:
+                p.out(f"sh: {a if not a.lstrip('-').isdigit() else b}: bad number")
+                return 2
+            ok = {"-eq": x == y, "-ne": x != y, "-lt": x < y, "-le": x <= y, "-gt": x > y, "-ge": x >= y}.get(op, False)
+    return 0 if ok != neg else 1
+
+
 async def _tail(p: Process, argv: list[str]) -> int:
     if "-f" in argv or "-F" in argv:
         await asyncio.Event().wait()
@@ -483,7 +527,7 @@ async def _nslookup(p: Process, argv: list[str]) -> int:
 BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
     "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,
     "date": _date, "hostname": _hostname, "env": _env, "printenv": _env, "tail": _tail, "wget": _fetch,
-    "curl": _fetch, "nslookup": _nslookup,
+    "curl": _fetch, "nslookup": _nslookup, "[": _test, "test": _test,
 }
 
 HELLO = ["", "Hello from Docker!", "This message shows that your installation appears to be working correctly.", ""]

@@ -65,13 +65,13 @@ def get_phase(pod: Obj, init_statuses: list[Obj], statuses: list[Obj]) -> str:
     running = waiting = stopped = succeeded = 0
     for s in statuses:
         state = s.get("state") or {}
-        if state.get("running"):
+        if "running" in state:
             running += 1
-        elif state.get("terminated"):
+        elif "terminated" in state:
             stopped += 1
             if state["terminated"].get("exitCode") == 0:
                 succeeded += 1
-        elif state.get("waiting"):
+        elif "waiting" in state:
             if (s.get("lastState") or {}).get("terminated"):
                 stopped += 1
             else:
