@@ -20,6 +20,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--etcd-servers", required=True,
                    help="comma-separated store client URLs (kubeling etcd peers or real etcd members); the apiserver fails over between them")
     p.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--advertise-address", default=None,
+                   help="the address other components reach this apiserver at (the `kubernetes` Service endpoints); "
+                        "defaults to --bind-address, or this host's address when binding to all interfaces")
     p.add_argument("--secure-port", type=int, default=6443,
                    help="port to serve on (plain HTTP for now; TLS arrives in a later release) (default 6443)")
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12",
@@ -80,8 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as e:
             print(f"kubeling apiserver: --token-auth-file: {e}", file=sys.stderr)
             return 2
+    advertise = args.advertise_address or args.bind_address
+    if advertise in ("0.0.0.0", "::", ""):
+        import socket
+        advertise = socket.gethostbyname(socket.gethostname())
     server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
-                       f"{args.bind_address}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval,
+                       f"{advertise}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval,
                        tokens=tokens)
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
