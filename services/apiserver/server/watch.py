@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from prometheus_client import Gauge
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -19,6 +20,7 @@ from . import codec
 from .routes import ResourcePath
 
 log = logging.getLogger("apiserver.watch")
+WATCHERS = Gauge("apiserver_longrunning_requests", "Open watch streams by resource", ["resource"])
 BOOKMARK_INTERVAL = 60.0
 
 
@@ -54,6 +56,8 @@ def watch_response(req: Request, store: Store, rp: ResourcePath, labels: Any, fi
     async def stream() -> AsyncIterator[bytes]:
         queue: asyncio.Queue[WatchItem | None] = asyncio.Queue()
         last_rv = rv or "0"
+        gauge = WATCHERS.labels(store.strategy.group_resource)
+        gauge.inc()
 
         async def pump() -> None:
             try:
@@ -94,6 +98,7 @@ def watch_response(req: Request, store: Store, rp: ResourcePath, labels: Any, fi
                     return
         finally:
             task.cancel()
+            gauge.dec()
 
     ct = "application/json;as=Table;v=v1;g=meta.k8s.io" if as_table else "application/json"
     return StreamingResponse(stream(), media_type=ct, headers={"Cache-Control": "no-cache, private"})

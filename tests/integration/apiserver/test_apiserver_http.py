@@ -92,6 +92,7 @@ def test_watch_from_resource_version_has_no_gap_or_duplicate(cluster):
     h.post(url, json={"metadata": {"name": "later"}})
     t.join(30)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [("ADDED", "later")]
+    assert 'apiserver_longrunning_requests{resource="configmaps"}' in h.get("/metrics").text
     # resourceVersion=0 starts with the current state, filtered by the selector
     events = watch_lines(h, url, 1, {"resourceVersion": "0", "fieldSelector": "metadata.name=c2"})
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "c2")]
