@@ -43,6 +43,8 @@ class PodRecord:
     image_ids: dict[str, str] = field(default_factory=dict)
     last_status: Obj | None = None
     start_time: str = ""
+    prior_restarts: dict[str, int] = field(default_factory=dict)  # from a previous agent's status
+    adopted_terminal: bool = False  # finished before this agent started: never run again
     deleted: bool = False  # gone from the API: tear down and forget
     finished: bool = False  # containers stopped for good (terminal phase or deletion)
 
@@ -84,9 +86,25 @@ class Kubelet:
             st = pod.get("status") or {}
             rec.start_time = st.get("startTime") or ""
             rec.ip = st.get("podIP") or ""  # re-adopt the address of a pod we ran before a restart
+            self._adopt(rec, st)
             rec.task = asyncio.create_task(self._worker(rec), name=f"pod-{pod['metadata'].get('name')}")
         rec.pod = pod
         rec.wake.set()
+
+    def _adopt(self, rec: PodRecord, st: Obj) -> None:
+        """A pod this node ran before the agent restarted. Its fake containers died with the old
+        agent, so its sandbox is re-created (as upstream does when a sandbox is gone): the
+        containers start again as restarts, keeping the pod IP; finished pods stay finished."""
+        previous = (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or [])
+        ran = [c for c in previous if c.get("containerID")]
+        if st.get("phase") in ("Succeeded", "Failed"):
+            rec.adopted_terminal = True
+            rec.finished = True
+            return
+        if ran:
+            for c in ran:
+                rec.prior_restarts[c["name"]] = int(c.get("restartCount") or 0) + 1
+            self.recorder.event(rec.pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 
     def _pod_gone(self, pod: Obj) -> None:
         rec = self.pods.get(pod["metadata"].get("uid", ""))
@@ -126,6 +144,14 @@ class Kubelet:
         if rec.deleted:
             await self._teardown(rec, grace=0)
             return None
+        if rec.adopted_terminal:
+            if md.get("deletionTimestamp"):
+                try:
+                    await self.client.delete(PODS, md["name"], md.get("namespace"), grace_period_seconds=0, uid=rec.uid)
+                except ApiError as e:
+                    if e.code not in (404, 409):
+                        raise
+            return None  # its final status was written by the agent that ran it
         if md.get("deletionTimestamp"):
             grace = md.get("deletionGracePeriodSeconds")
             if grace is None:
@@ -213,7 +239,7 @@ class Kubelet:
             # (upstream's doBackOff: the first restart is immediate, then 10s, 20s, ... 5m).
             self.backoff.next(key)
             self._backoff_reported.get(rec.uid, set()).discard(name)
-        attempt = latest.attempt + 1 if latest else 0
+        attempt = latest.attempt + 1 if latest else rec.prior_restarts.get(name, 0)
         if not await self._ensure_image(rec, c, next_wake):
             return
         argv = self._argv(c)

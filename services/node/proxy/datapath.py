@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+import zlib
 
 from .rules import Endpoint, ServicePort
 
@@ -35,7 +36,14 @@ class Listener:
             self.server.close()
 
     def pick(self, client_ip: str) -> list[Endpoint]:
-        """Endpoints to try, first choice first."""
+        """Endpoints to try, first choice first.
+
+        ClientIP affinity: iptables' `recent` table remembers a client's endpoint per node, and a
+        client's packets all cross one node. On one machine every node agent's proxy shares the
+        ClusterIP socket, so a client's connections land on different proxies; the choice is
+        therefore a hash of the client address over the sorted endpoints, which every proxy
+        computes alike. A client that had an endpoint keeps it while it exists (within the
+        timeout), like the recent table; a new one is spread by the hash."""
         eps = list(self.sp.endpoints)
         if not eps:
             return []
@@ -43,9 +51,12 @@ class Listener:
         if self.sp.affinity_timeout:
             key = (self.sp.id, client_ip)
             hit = self.dp.affinity.get(key)
+            ordered = sorted(self.sp.endpoints, key=lambda e: (e.ip, e.port))
+            first = ordered[zlib.crc32(f"{self.sp.id}|{client_ip}".encode()) % len(ordered)]
             if hit and hit[1] > time.monotonic() and hit[0] in eps:
-                eps.remove(hit[0])
-                eps.insert(0, hit[0])
+                first = hit[0]
+            eps.remove(first)
+            eps.insert(0, first)
         return eps
 
     async def _conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -56,6 +56,15 @@ class KubeCluster(Cluster):
             wait_until(lambda: _alive_and(p, lambda: self.node_ready(name)), timeout=30, what=f"node {name} Ready")
         return p
 
+    def restart_node(self, name: str) -> Proc:
+        """Stop a node agent (SIGTERM) and start it again with the same flags."""
+        old = self.nodes[name]
+        old.stop()
+        p = self.group.start(f"{name}-restarted", old.args)
+        p.dns = getattr(old, "dns", None)  # type: ignore[attr-defined]
+        self.nodes[name] = p
+        return p
+
     def node_ready(self, name: str) -> bool:
         r = self.http.get(f"/api/v1/nodes/{name}")
         if r.status_code != 200:

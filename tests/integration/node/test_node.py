@@ -163,3 +163,22 @@ def test_logs_follow_streams_new_lines(kc: KubeCluster):
         proc.kill()
         proc.wait()
     kc.delete_pods("ticker")
+
+
+def test_restarted_node_agent_readopts_its_pods(kc: KubeCluster):
+    kc.apply(pod_manifest("keeper", "nginx", nodeSelector={"kubernetes.io/hostname": "node-2"}))
+    kc.apply(pod_manifest("finished", "busybox", command=["echo", "done"], restartPolicy="Never",
+                          nodeSelector={"kubernetes.io/hostname": "node-2"}))
+    ip = running(kc, "keeper")["status"]["podIP"]
+    kc.wait_pod("finished", lambda p: p["status"].get("phase") == "Succeeded", what="finished Succeeded")
+    proc = kc.restart_node("node-2")
+    assert proc.alive()
+    # The old agent's fake containers died with it: the new agent re-creates the sandbox with the
+    # same IP and starts the container again as a restart; the finished pod is left alone.
+    p = kc.wait_pod("keeper", lambda p: p["status"]["containerStatuses"][0].get("restartCount") == 1
+                    and p["status"]["containerStatuses"][0].get("ready"), timeout=30, what="keeper restarted")
+    assert p["status"]["podIP"] == ip and p["status"]["phase"] == "Running"
+    assert "pod: keeper" in curl(f"http://{ip}:80/").stdout
+    assert kc.pod("finished")["status"]["phase"] == "Succeeded"
+    assert any(e["reason"] == "SandboxChanged" for e in kc.events_for("keeper"))
+    kc.delete_pods("keeper", "finished")
