@@ -9,6 +9,7 @@ import threading
 import httpx
 import pytest
 
+from tests.integration.apiserver.conftest import start_apiserver
 from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.etcd
@@ -225,7 +226,6 @@ def test_service_allocation(cluster):
 
 def test_concurrent_nodeport_requests_one_winner(cluster):
     """Two apiservers on one store race for the same nodePort: exactly one gets it."""
-    from conftest import start_apiserver
     url2, proc2 = start_apiserver(cluster.group, cluster.store_url, name="apiserver-2")
     try:
         results: list[int] = []
@@ -272,7 +272,6 @@ def test_eviction_and_node_subresources(cluster):
 def test_sigterm_clean_shutdown_and_help(cluster):
     import subprocess
     import sys
-    from conftest import start_apiserver
     out = subprocess.run([sys.executable, "-m", "kubeling", "apiserver", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--etcd-servers" in out.stdout and "--service-node-port-range" in out.stdout
     _, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-term")
@@ -303,7 +302,6 @@ def test_kubernetes_service_and_endpoints(cluster):
 
 def test_store_failover_to_a_live_endpoint(cluster, tmp_path):
     """The first --etcd-servers entry is dead: the apiserver must use the next one."""
-    from conftest import start_apiserver
     from tests.support.procs import free_port
     dead = f"http://127.0.0.1:{free_port()}"
     url, proc = start_apiserver(cluster.group, f"{dead},{cluster.store_url}", name="apiserver-failover")
@@ -349,7 +347,6 @@ def test_events_expire_through_a_store_lease(cluster):
 def test_periodic_compaction_is_coordinated(cluster):
     """An apiserver with a short --etcd-compaction-interval compacts the store (to the revision
     it saw one interval earlier), so old revisions become unreadable."""
-    from conftest import start_apiserver
     url, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-compactor",
                                 extra=["--etcd-compaction-interval=1s"])
     try:
@@ -369,7 +366,6 @@ def test_periodic_compaction_is_coordinated(cluster):
 
 
 def test_token_auth_file(cluster):
-    from conftest import start_apiserver
     tokens = cluster.base / "tokens.csv"
     tokens.write_text('s3cret,alice,1001,"dev,ops"\n')
     url, proc = start_apiserver(cluster.group, cluster.store_url, name="apiserver-auth", extra=[f"--token-auth-file={tokens}"])
