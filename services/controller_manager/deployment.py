@@ -380,7 +380,7 @@ class DeploymentController(Controller):
 
     def calculate_status(self, d: Obj, all_rss: list[Obj], new_rs: Obj | None) -> Obj:
         prev = d.get("status") or {}
-        st = lambda rs, k: (rs.get("status") or {}).get(k, 0)  # noqa: E731
+        st = lambda rs, k: (rs.get("status") or {}).get(k, 0)
         available = sum(st(rs, "availableReplicas") for rs in all_rss)
         status: Obj = {
             "observedGeneration": d["metadata"].get("generation", 1),
@@ -452,7 +452,7 @@ def _selects(d: Obj, labels: dict[str, str] | None) -> bool:
 
 
 def _status_equal(a: Obj, b: Obj) -> bool:
-    strip = lambda s: {k: v for k, v in s.items() if k != "conditions" and v not in (0, None)}  # noqa: E731
+    strip = lambda s: {k: v for k, v in s.items() if k != "conditions" and v not in (0, None)}
     ca = {c.get("type"): (c.get("status"), c.get("reason"), c.get("message")) for c in a.get("conditions") or []}
     cb = {c.get("type"): (c.get("status"), c.get("reason"), c.get("message")) for c in b.get("conditions") or []}
     return strip(a) == strip(b) and ca == cb

@@ -11,7 +11,14 @@ from typing import Any
 from kubeling.shared.client import ApiError
 
 from .controller import Context, Controller, split_key
-from .endpointsutil import eligible, pod_ports, pod_ready, selects, target_ref, wire_service_handlers
+from .endpointsutil import (
+    eligible,
+    pod_ports,
+    pod_ready,
+    selects,
+    target_ref,
+    wire_service_handlers,
+)
 from .resources import ENDPOINTS, PODS, SERVICES
 
 Obj = dict[str, Any]

@@ -17,7 +17,14 @@ from kubeling.shared.client import ApiError
 from .controller import Context, Controller, split_key
 from .deploymentutil import fnv32a
 from .endpoints import port_entry
-from .endpointsutil import eligible, pod_ports, pod_ready, selects, target_ref, wire_service_handlers
+from .endpointsutil import (
+    eligible,
+    pod_ports,
+    pod_ready,
+    selects,
+    target_ref,
+    wire_service_handlers,
+)
 from .podutil import is_terminating, owner_ref_for
 from .resources import ENDPOINTSLICES, PODS, SERVICES
 

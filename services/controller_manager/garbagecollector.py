@@ -19,8 +19,21 @@ from kubeling.shared.client import ApiError, Resource
 from kubeling.shared.informer import Handlers
 
 from .controller import Context, Controller
-from .resources import (BY_KIND, CONFIGMAPS, CRONJOBS, DAEMONSETS, DEPLOYMENTS, ENDPOINTSLICES, JOBS, PODS,
-                        REPLICASETS, REPLICATIONCONTROLLERS, SECRETS, SERVICES, STATEFULSETS)
+from .resources import (
+    BY_KIND,
+    CONFIGMAPS,
+    CRONJOBS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    ENDPOINTSLICES,
+    JOBS,
+    PODS,
+    REPLICASETS,
+    REPLICATIONCONTROLLERS,
+    SECRETS,
+    SERVICES,
+    STATEFULSETS,
+)
 
 Obj = dict[str, Any]
 

@@ -13,7 +13,8 @@ import signal
 import socket
 import uuid
 
-from kubeling.shared import kubeconfig, log as klog
+from kubeling.shared import kubeconfig
+from kubeling.shared import log as klog
 from kubeling.shared.client import Client
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.health import health_routes
@@ -141,8 +142,10 @@ async def run(args: argparse.Namespace) -> int:
         main_task.cancel()
         try:
             await main_task
-        except (asyncio.CancelledError, Exception):
+        except asyncio.CancelledError:
             pass
+        except Exception as e:  # noqa: BLE001 - shutting down anyway; say what the controllers died of
+            log.warning("controllers ended with an error during shutdown", extra={"err": repr(e)[:200]})
     stopper.cancel()
     await ctx.informers.stop()
     await recorder.flush()

@@ -14,8 +14,15 @@ from kubeling.shared.selectors import match_label_selector, match_labels
 
 from .controller import Context, Controller, key_of, split_key
 from .expectations import Expectations
-from .podutil import (controller_ref, deletion_rank, is_active, is_available, is_ready, is_terminating,
-                      pod_from_template)
+from .podutil import (
+    controller_ref,
+    deletion_rank,
+    is_active,
+    is_available,
+    is_ready,
+    is_terminating,
+    pod_from_template,
+)
 from .refmanager import claim
 from .resources import PODS, REPLICASETS, REPLICATIONCONTROLLERS
 
@@ -85,10 +92,9 @@ class ReplicaSetController(Controller):
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return
         owner = self._resolve(new, controller_ref(new))
-        if is_terminating(new) and not is_terminating(old):
+        if is_terminating(new) and not is_terminating(old) and owner is not None:
             # a graceful delete started: count it as observed now, not when the kubelet finishes
-            if owner is not None:
-                self.expectations.deletion_observed(key_of(owner), key_of(new))
+            self.expectations.deletion_observed(key_of(owner), key_of(new))
         old_owner = self._resolve(old, controller_ref(old))
         if old_owner is not None and (owner is None or old_owner["metadata"]["uid"] != owner["metadata"]["uid"]):
             self.enqueue(old_owner)

@@ -5,8 +5,17 @@ controller-manager's own business, so they are declared here rather than in shar
 """
 from __future__ import annotations
 
-from kubeling.shared.client import (ENDPOINTS, ENDPOINTSLICES, EVENTS, LEASES, NAMESPACES, NODES, PODS,
-                                    SERVICES, Resource)
+from kubeling.shared.client import (
+                                    ENDPOINTS,
+                                    ENDPOINTSLICES,
+                                    EVENTS,
+                                    LEASES,
+                                    NAMESPACES,
+                                    NODES,
+                                    PODS,
+                                    SERVICES,
+                                    Resource,
+)
 
 REPLICASETS = Resource("apps/v1", "replicasets", True, "ReplicaSet")
 DEPLOYMENTS = Resource("apps/v1", "deployments", True, "Deployment")

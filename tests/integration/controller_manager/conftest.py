@@ -9,7 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.node.cluster import KubeCluster, _alive_and, start_cluster, stop_cluster
+from tests.integration.node.cluster import (
+    KubeCluster,
+    _alive_and,
+    start_cluster,
+    stop_cluster,
+)
 from tests.support.procs import Proc, free_port, wait_until
 
 pytestmark = pytest.mark.etcd

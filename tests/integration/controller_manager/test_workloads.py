@@ -1,8 +1,6 @@
 """ReplicaSets, ReplicationControllers and Deployments with real processes and the real kubectl."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.support.procs import wait_until
