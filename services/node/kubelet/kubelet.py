@@ -24,6 +24,7 @@ from . import images
 from .backoff import Backoff
 from .ipam import IPAM
 from .program import StartError
+from .prober import Prober
 from .runtime import EXITED, RUNNING, Container, FakeRuntime, ImagePullError, rfc3339
 from .status import conditions, container_status, get_phase, qos_class
 
@@ -61,6 +62,7 @@ class Kubelet:
         self.node_ip = node_ip
         self.recorder = recorder
         self.runtime = FakeRuntime(node_name, on_exit=self._container_exited)
+        self.prober = Prober(self.runtime, self._probe_changed, self._probe_failed, self._probe_kill)
         self.ipam: IPAM | None = None
         self.pods: dict[str, PodRecord] = {}  # uid -> record
         self.backoff = Backoff()
@@ -112,7 +114,30 @@ class Kubelet:
             rec.deleted = True
             rec.wake.set()
 
+    def _rec_of(self, cid: str) -> PodRecord | None:
+        c = self.runtime.container_status(cid)
+        return next((r for r in self.pods.values() if c and r.sandbox_id == c.sandbox_id), None)
+
+    def _probe_changed(self, cid: str) -> None:
+        rec = self._rec_of(cid)
+        if rec:
+            rec.wake.set()
+
+    def _probe_failed(self, cid: str, kind: str, name: str, message: str) -> None:
+        rec = self._rec_of(cid)
+        if rec:
+            self.recorder.event(rec.pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {message}")
+
+    async def _probe_kill(self, cid: str, name: str, kind: str) -> None:
+        rec = self._rec_of(cid)
+        if rec is None:
+            return
+        self.recorder.event(rec.pod, "Normal", "Killing", f"Container {name} failed {kind} probe, will be restarted")
+        grace = (rec.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        await self.runtime.stop_container(cid, float(grace))
+
     def _container_exited(self, c: Container) -> None:
+        self.prober.stop(c.id)
         for rec in self.pods.values():
             if rec.sandbox_id == c.sandbox_id:
                 rec.wake.set()
@@ -259,6 +284,8 @@ class Kubelet:
             return
         rec.waiting.pop(name, None)
         self.recorder.event(rec.pod, "Normal", "Started", f"Started container: {name}")
+        if not init:
+            self.prober.start(cid, c, rec.ip)
         self._prune(rec, name)
 
     def _prune(self, rec: PodRecord, name: str) -> None:
@@ -334,6 +361,8 @@ class Kubelet:
             return
         running = [c for c in self.runtime.list_containers(rec.sandbox_id) if c.state == RUNNING]
         for c in running:
+            self.prober.stop(c.id)
+        for c in running:
             self.recorder.event(rec.pod, "Normal", "Killing", f"Stopping container {c.name}")
         await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running))
 
@@ -382,7 +411,11 @@ class Kubelet:
                 if policy == "Always" or (policy == "OnFailure" and latest.exit_code != 0):
                     # exited and about to be restarted: kubectl shows the last termination meanwhile
                     w = None
-            statuses.append(container_status(c, latest, prev, w, rec.image_ids.get(c["name"], "")))
+            st = container_status(c, latest, prev, w, rec.image_ids.get(c["name"], ""))
+            if latest and latest.state == RUNNING:
+                st["started"] = self.prober.started(latest.id)
+                st["ready"] = st["started"] and self.prober.ready(latest.id)
+            statuses.append(st)
         phase = get_phase(pod, init_statuses, statuses)
         if rec.finished or (pod["metadata"].get("deletionTimestamp") and not any(
                 c.state == RUNNING for c in self.runtime.list_containers(rec.sandbox_id))):

@@ -24,7 +24,7 @@ import re
 import shlex
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -54,6 +54,7 @@ class Context:
     image_ports: tuple[int, ...] = ()
     # cluster DNS: resolve(name) -> (fqdn, [ips]) through the pod's search path; None without DNS
     resolve: Callable[[str], Awaitable[tuple[str, list[str]]]] | None = None
+    files: dict[str, str] = field(default_factory=dict)  # the container's writable filesystem (exec probes see it)
     dns_server: str = ""
 
 
@@ -227,7 +228,18 @@ class Process:
         kind = item[0]
         if kind == "cmd":
             words = [self.expand(w) for w in item[1]]
+            words, target = _redirect_target(words)
             words = _strip_redirects(words)
+            if target and target[0] not in ("/dev/stdout", "/proc/1/fd/1", "/dev/stderr", "/proc/1/fd/2"):
+                self._sinks.append([])
+                try:
+                    status = await self._run_item(("cmd", words), status) if words else 0
+                finally:
+                    lines = self._sinks.pop()
+                if target[0] != "/dev/null":
+                    text = "".join(ln + "\n" for ln in lines)
+                    self.ctx.files[target[0]] = (self.ctx.files.get(target[0], "") if target[1] else "") + text
+                return status
             while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0], re.S):
                 k, v = words.pop(0).split("=", 1)  # NAME=value: a shell variable
                 self.ctx.env[k] = v
@@ -277,6 +289,14 @@ async def _pipe_stage(p: "Process", words: list[str], lines: list[str]) -> tuple
     if b in ("cat", "tee"):
         return 0, lines
     return None
+
+
+def _redirect_target(words: list[str]) -> tuple[list[str], Any]:
+    """`cmd > file` / `cmd >> file`: returns (words without the redirection, (file, append))."""
+    for i, w in enumerate(words):
+        if w in (">", ">>", "1>") and i + 1 < len(words):
+            return words[:i] + words[i + 2:], (words[i + 1], w == ">>")
+    return words, None
 
 
 def _strip_redirects(words: list[str]) -> list[str]:
@@ -468,6 +488,51 @@ async def _test(p: Process, argv: list[str]) -> int:
     return 0 if ok != neg else 1
 
 
+async def _touch(p: Process, argv: list[str]) -> int:
+    for f in argv[1:]:
+        if not f.startswith("-"):
+            p.ctx.files.setdefault(f, "")
+    return 0
+
+
+async def _rm(p: Process, argv: list[str]) -> int:
+    force = any(a.startswith("-") and "f" in a for a in argv[1:])
+    status = 0
+    for f in (a for a in argv[1:] if not a.startswith("-")):
+        if f in p.ctx.files:
+            del p.ctx.files[f]
+        elif not force:
+            p.out(f"rm: can't remove '{f}': No such file or directory")
+            status = 1
+    return status
+
+
+async def _cat(p: Process, argv: list[str]) -> int:
+    status = 0
+    for f in (a for a in argv[1:] if not a.startswith("-")):
+        if f == "/etc/hostname":
+            p.out(p.ctx.hostname)
+        elif f in p.ctx.files:
+            for line in p.ctx.files[f].splitlines():
+                p.out(line)
+        else:
+            p.out(f"cat: can't open '{f}': No such file or directory")
+            status = 1
+    return status
+
+
+async def _ls(p: Process, argv: list[str]) -> int:
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    if args and args[0] not in p.ctx.files and not any(k.startswith(args[0].rstrip("/") + "/") for k in p.ctx.files):
+        p.out(f"ls: {args[0]}: No such file or directory")
+        return 1
+    prefix = (args[0].rstrip("/") + "/") if args else "/"
+    for name in sorted({k[len(prefix):].split("/")[0] for k in p.ctx.files if k.startswith(prefix)} or
+                       ([args[0].rsplit("/", 1)[-1]] if args else [])):
+        p.out(name)
+    return 0
+
+
 async def _tail(p: Process, argv: list[str]) -> int:
     if "-f" in argv or "-F" in argv:
         await asyncio.Event().wait()
@@ -527,7 +592,8 @@ async def _nslookup(p: Process, argv: list[str]) -> int:
 BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
     "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,
     "date": _date, "hostname": _hostname, "env": _env, "printenv": _env, "tail": _tail, "wget": _fetch,
-    "curl": _fetch, "nslookup": _nslookup, "[": _test, "test": _test,
+    "curl": _fetch, "nslookup": _nslookup, "[": _test, "test": _test, "touch": _touch, "rm": _rm, "cat": _cat,
+    "ls": _ls,
 }
 
 HELLO = ["", "Hello from Docker!", "This message shows that your installation appears to be working correctly.", ""]

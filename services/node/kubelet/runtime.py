@@ -80,6 +80,7 @@ class Container:
     servers: list[HTTPServer] = field(default_factory=list)
     log_changed: asyncio.Event = field(default_factory=asyncio.Event)
     stop_requested: bool = False
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def rfc3339(t: float) -> str:
@@ -167,7 +168,8 @@ class FakeRuntime:
         img = images.lookup(c.image)
         image_ports = tuple(p for p in (img.ports if img else ()) if p not in c.ports)
         ctx = Context(log=lambda line: self._log(c, line), env=dict(c.env), hostname=sb.hostname,
-                      serve=lambda: self._serve_forever(c, sb, image_ports), image_ports=img.ports if img else ())
+                      serve=lambda: self._serve_forever(c, sb, image_ports), image_ports=img.ports if img else (),
+                      files=c.files)
         if self.dns:
             from ..dns import resolve
             server, domain, ns = self.dns, self.cluster_domain, sb.namespace
@@ -232,6 +234,24 @@ class FakeRuntime:
             await c.task
         except asyncio.CancelledError:
             pass
+
+    async def exec_sync(self, cid: str, argv: list[str], timeout: float) -> tuple[int, list[str]]:
+        """ExecSync: run argv inside the container (its env, files, DNS); exit code and output."""
+        c = self.containers.get(cid)
+        if c is None or c.state != RUNNING or c.process is None:
+            return 126, ["container is not running"]
+        out: list[str] = []
+        base = c.process.ctx
+        ctx = Context(log=out.append, env=dict(base.env), hostname=base.hostname, serve=base.serve,
+                      image_ports=base.image_ports, resolve=base.resolve, dns_server=base.dns_server, files=c.files)
+        try:
+            proc = Process(argv, ctx)
+        except StartError as e:
+            return 126, [str(e)]
+        try:
+            return await asyncio.wait_for(proc.run(), timeout), out
+        except asyncio.TimeoutError:
+            return -1, out + [f"command timed out after {timeout}s"]
 
     async def remove_container(self, cid: str) -> None:
         await self.stop_container(cid, 0)

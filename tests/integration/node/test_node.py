@@ -182,3 +182,33 @@ def test_restarted_node_agent_readopts_its_pods(kc: KubeCluster):
     assert kc.pod("finished")["status"]["phase"] == "Succeeded"
     assert any(e["reason"] == "SandboxChanged" for e in kc.events_for("keeper"))
     kc.delete_pods("keeper", "finished")
+
+
+def test_probes_readiness_gates_ready_and_liveness_restarts(kc: KubeCluster):
+    ready_probe = {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}
+    m = pod_manifest("gated", "busybox", command=["sh", "-c", "sleep 2; touch /tmp/ready; sleep 3600"],
+                     terminationGracePeriodSeconds=1)
+    m["spec"]["containers"][0]["readinessProbe"] = ready_probe
+    kc.apply(m)
+    p = kc.wait_pod("gated", lambda p: p["status"].get("phase") == "Running", what="gated Running")
+    cs = p["status"]["containerStatuses"][0]
+    assert "running" in cs["state"] and cs["ready"] is False
+    assert {c["type"]: c["status"] for c in p["status"]["conditions"]}["Ready"] == "False"
+    kc.wait_pod("gated", lambda p: p["status"]["containerStatuses"][0]["ready"], timeout=15, what="gated ready")
+
+    live = pod_manifest("liveness", "busybox", terminationGracePeriodSeconds=1,
+                        command=["sh", "-c", "touch /tmp/healthy; sleep 2; rm -f /tmp/healthy; sleep 600"])
+    live["spec"]["containers"][0]["livenessProbe"] = {"exec": {"command": ["cat", "/tmp/healthy"]},
+                                                      "initialDelaySeconds": 1, "periodSeconds": 1, "failureThreshold": 2}
+    live["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 1}
+    kc.apply(live)
+    p = kc.wait_pod("liveness", lambda p: p["status"]["containerStatuses"][0].get("restartCount", 0) >= 1, timeout=30,
+                    what="liveness restart")
+    msgs = wait_until(lambda: (lambda m: m if any("failed liveness probe" in x for x in m) else None)(
+        [e["message"] for e in kc.events_for("liveness")]), timeout=10, what="Killing event")
+    assert "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory" in msgs
+    assert "Container liveness failed liveness probe, will be restarted" in msgs
+    # busybox serves nothing on 80: the httpGet readiness probe never passes
+    assert p["status"]["containerStatuses"][0]["ready"] is False
+    assert any(m.startswith('Readiness probe failed: Get "http://') and "connection refused" in m for m in msgs)
+    kc.delete_pods("gated", "liveness")
