@@ -121,6 +121,20 @@ class APIServer:
             if request.query_params.get("watch") not in ("true", "1"):
                 LATENCY.labels(verb, resource).observe(time.monotonic() - start)
 
+    async def health(self, path: str) -> Response:
+        """/livez: the process serves. /readyz and /healthz also need bootstrap done and the store
+        answering, as kube-apiserver's `etcd` check does."""
+        if path.startswith("/livez"):
+            return PlainTextResponse("ok")
+        if not self.ready:
+            return PlainTextResponse("[-]poststarthook/bootstrap failed: not finished\nreadyz check failed", 500)
+        import asyncio
+        try:
+            await asyncio.wait_for(self.client.current_revision(), 3.0)
+        except (StoreError, asyncio.TimeoutError) as e:
+            return PlainTextResponse(f"[-]etcd failed: {e or 'timeout'}\nhealthz check failed", 500)
+        return PlainTextResponse("ok")
+
     async def _body(self, request: Request) -> bytes:
         cl = request.headers.get("content-length")
         if cl and cl.isdigit() and int(cl) > codec.MAX_BODY:
@@ -139,9 +153,7 @@ class APIServer:
         method = request.method
         accept = request.headers.get("accept")
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
-            if path.startswith("/readyz") and not self.ready:
-                return PlainTextResponse("[-]bootstrap not finished\nreadyz check failed", 500)
-            return PlainTextResponse("ok")
+            return await self.health(path)
         if path == "/version":
             return codec.respond(VERSION)
         if path == "/metrics":

@@ -39,20 +39,25 @@ def store_args(data_dir: Path, client: int, peer: int) -> list[str]:
 
 
 def start_store(group: ProcGroup, base: Path) -> str:
+    """Start the store chosen by KUBELING_TEST_STORE; return its client URL."""
+    return start_store_proc(group, base)[0]
+
+
+def start_store_proc(group: ProcGroup, base: Path, name: str = "store") -> tuple[str, Proc]:
     client, peer = free_port(), free_port()
-    args = store_args(base / "store-data", client, peer)
+    args = store_args(base / f"{name}-data", client, peer)
     if STORE == "etcd":
         if not shutil.which("etcd"):
             pytest.skip("etcd-server is not installed")
-        p = BinaryProc("etcd", ["etcd", *args], group.log_dir)
+        p: Proc = BinaryProc(name, ["etcd", *args], group.log_dir)
         p.start()
         group.procs.append(p)
     else:
-        group.start("kubeling-etcd", ["etcd", *args])
+        p = group.start(name, ["etcd", *args])
     url = f"http://127.0.0.1:{client}"
     wait_until(lambda: httpx.post(url + "/v3/kv/range", json={"key": "AA=="}, timeout=2).status_code == 200,
                timeout=30, what="store to answer")
-    return url
+    return url, p
 
 
 class Cluster:

@@ -404,3 +404,20 @@ def test_object_count_quota(cluster):
     assert r.status_code == 403 and "services.nodeports=1" in r.json()["message"]
     assert h.delete(f"{url}/d1").status_code == 200
     assert h.post(url, json={**dep, "metadata": {"name": "d2"}}).status_code == 201  # released on delete
+
+
+def test_readyz_reports_the_store(cluster, tmp_path):
+    """With its only store unreachable, the apiserver stays live but is not ready, and API calls
+    get a 503 Status instead of hanging or failing with a 500."""
+    from tests.integration.apiserver.conftest import start_store_proc
+    store_url, own = start_store_proc(cluster.group, tmp_path, name="store-own")
+    url, proc = start_apiserver(cluster.group, store_url, name="apiserver-lonely")
+    try:
+        own.stop()
+        assert httpx.get(url + "/livez").status_code == 200
+        r = httpx.get(url + "/readyz", timeout=30)
+        assert r.status_code == 500 and "[-]etcd failed" in r.text
+        r = httpx.get(url + "/api/v1/namespaces", timeout=60)
+        assert r.status_code == 503 and r.json()["reason"] == "ServiceUnavailable"
+    finally:
+        proc.stop()
