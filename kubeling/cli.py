@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("kubeling.services.node.main", "node agent: register a Node, run its pods in a fake runtime, serve logs"),
     "controller-manager": ("kubeling.services.controller_manager.main", "node lifecycle and IPAM, ReplicaSets, Deployments, endpoints, namespaces, GC ... in one process"),
     "proxy-rules": ("kubeling.services.node.proxy.show", "print a node's kube-proxy rules in iptables-save form"),
+    "crictl": ("kubeling.services.node.crictl", "inspect a node's fake container runtime (ps, pods, images, inspect, logs)"),
     "up": ("kubeling.services.launcher.commands:up", "run a whole cluster on this machine (no Docker, no root)"),
     "down": ("kubeling.services.launcher.commands:down", "stop a cluster started with `up`"),
     "status": ("kubeling.services.launcher.commands:status", "components, Raft leader, nodes and pods of a cluster"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from kubeling.shared.httpserver import Request, Response, text
 
+from . import cri_api
 from .kubelet import Kubelet
 from .runtime import LogLine
 
@@ -28,6 +29,9 @@ def kubelet_api(kubelet: Kubelet, fallback: Callable[[Request], Response | None]
         parts = req.path.strip("/").split("/")
         if parts[0] == "containerLogs" and len(parts) == 4 and req.method in ("GET", "HEAD"):
             return await container_logs(kubelet, req, *parts[1:])
+        cri = cri_api.handle(kubelet.runtime, req)
+        if cri is not None:
+            return cri
         if req.path == "/pods":
             items = [rec.pod for rec in kubelet.pods.values() if not rec.deleted]
             return Response(200, json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}).encode(),

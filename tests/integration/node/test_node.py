@@ -212,3 +212,29 @@ def test_probes_readiness_gates_ready_and_liveness_restarts(kc: KubeCluster):
     assert p["status"]["containerStatuses"][0]["ready"] is False
     assert any(m.startswith('Readiness probe failed: Get "http://') and "connection refused" in m for m in msgs)
     kc.delete_pods("gated", "liveness")
+
+
+def test_crictl_shows_the_nodes_runtime(kc: KubeCluster):
+    import subprocess
+    import sys
+
+    kc.apply(pod_manifest("cri-web", "nginx", nodeSelector={"kubernetes.io/hostname": "node-1"}))
+    running(kc, "cri-web")
+
+    def crictl(*args: str) -> str:
+        res = subprocess.run([sys.executable, "-m", "kubeling", "crictl", "--node", "node-1", "--kubeconfig",
+                              str(kc.kubeconfig), *args], capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+    ps = crictl("ps").splitlines()
+    assert ps[0].split()[:4] == ["CONTAINER", "IMAGE", "CREATED", "STATE"]
+    row = next(ln for ln in ps if ln.rstrip().endswith("cri-web"))
+    assert "Running" in row and " nginx " in row
+    cid = row.split()[0]
+    pods = crictl("pods")
+    assert "cri-web" in pods and "Ready" in pods and "default" in pods
+    assert "docker.io/library/nginx" in crictl("images")
+    status = __import__("json").loads(crictl("inspect", cid))["status"]
+    assert status["state"] == "CONTAINER_RUNNING" and status["labels"]["io.kubernetes.pod.name"] == "cri-web"
+    assert crictl("logs", cid, "--tail", "1") == "nginx: start worker processes (listening on 80)\n"
+    kc.delete_pods("cri-web")
