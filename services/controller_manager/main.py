@@ -30,7 +30,7 @@ CONCURRENT = {  # flag suffix -> controller name
     "deployment": "deployment", "replicaset": "replicaset", "rc": "replicationcontroller",
     "endpoint": "endpoint", "service-endpoint": "endpointslice", "namespace": "namespace",
     "serviceaccount-token": "serviceaccount", "gc": "garbagecollector", "resource-quota": "resourcequota",
-    "job": "job",
+    "job": "job", "cron-job": "cronjob", "daemonset": "daemonset", "statefulset": "statefulset",
 }
 
 

@@ -29,6 +29,9 @@ CONTROLLERS: dict[str, str] = {
     "garbagecollector": "garbagecollector:GarbageCollector",
     "resourcequota": "resourcequota:ResourceQuotaController",
     "job": "job:JobController",
+    "cronjob": "cronjob:CronJobController",
+    "daemonset": "daemonset:DaemonSetController",
+    "statefulset": "statefulset:StatefulSetController",
 }
 
 
