@@ -45,6 +45,7 @@ class PodRecord:
     last_status: Obj | None = None
     start_time: str = ""
     prior_restarts: dict[str, int] = field(default_factory=dict)  # from a previous agent's status
+    initialized: bool = False  # every init container succeeded once (sidecars started)
     adopted_terminal: bool = False  # finished before this agent started: never run again
     deleted: bool = False  # gone from the API: tear down and forget
     finished: bool = False  # containers stopped for good (terminal phase or deletion)
@@ -219,16 +220,27 @@ class Kubelet:
         log.info("sandbox ready", extra={"pod": _pod_ref(rec.pod), "ip": rec.ip})
 
     async def _sync_init_containers(self, rec: PodRecord, policy: str, next_wake: list[float]) -> bool:
-        """Run init containers in order; True once all have succeeded."""
+        """Run init containers in order; True once all have succeeded (or, for sidecars -
+        init containers with restartPolicy Always - started). Sidecars keep being restarted for
+        the pod's whole life; once the pod has initialized, nothing blocks the app containers."""
         for c in (rec.pod.get("spec") or {}).get("initContainers") or []:
             latest, _ = self._instances(rec, c["name"])
+            if c.get("restartPolicy") == "Always":
+                await self._sync_container(rec, c, "Always", next_wake, init=False)
+                latest, _ = self._instances(rec, c["name"])
+                if not rec.initialized and not (latest and latest.state == RUNNING and self.prober.started(latest.id)):
+                    return False
+                continue
             if latest and latest.state == EXITED and latest.exit_code == 0:
                 continue
+            if rec.initialized:
+                continue  # a regular init container that was pruned after success: not run again
             if latest and latest.state == RUNNING:
                 return False
             # an init container restarts on failure unless the pod's policy is Never
             await self._sync_container(rec, c, "OnFailure" if policy != "Never" else "Never", next_wake, init=True)
             return False
+        rec.initialized = True
         return True
 
     def _instances(self, rec: PodRecord, name: str) -> tuple[Container | None, Container | None]:
@@ -397,8 +409,18 @@ class Kubelet:
             w = rec.waiting.get(c["name"])
             if w is None and latest is None:
                 w = ("PodInitializing", "") if init_running else None
-            init_statuses.append(container_status(c, latest, prev, w, rec.image_ids.get(c["name"], "")))
-            if not (latest and latest.state == EXITED and latest.exit_code == 0):
+            st = container_status(c, latest, prev, w, rec.image_ids.get(c["name"], ""))
+            if c.get("restartPolicy") != "Always":
+                st["ready"] = False  # a finished regular init container is never "ready"
+                st["started"] = bool(latest and latest.state == RUNNING)
+            elif latest and latest.state == RUNNING:
+                st["started"] = self.prober.started(latest.id)
+                st["ready"] = st["started"] and self.prober.ready(latest.id)
+            init_statuses.append(st)
+            if c.get("restartPolicy") == "Always":
+                if not (latest and latest.state == RUNNING):
+                    init_running = init_running or not rec.initialized
+            elif not (latest and latest.state == EXITED and latest.exit_code == 0) and not rec.initialized:
                 init_running = True
         statuses = []
         for c in spec.get("containers") or []:

@@ -47,12 +47,31 @@ def container_status(spec: Obj, latest: Container | None, previous: Container | 
     return st
 
 
+def sidecars(pod: Obj) -> set[str]:
+    return {c["name"] for c in (pod.get("spec") or {}).get("initContainers") or [] if c.get("restartPolicy") == "Always"}
+
+
+def init_done(pod: Obj, s: Obj) -> bool:
+    """A regular init container succeeded, or a sidecar is running."""
+    state = s.get("state") or {}
+    if s.get("name") in sidecars(pod):
+        return "running" in state
+    return (state.get("terminated") or {}).get("exitCode") == 0
+
+
 def get_phase(pod: Obj, init_statuses: list[Obj], statuses: list[Obj]) -> str:
-    """kubelet's getPhase for pods without sidecars."""
+    """kubelet's getPhase; sidecars (restartPolicy Always init containers) count as initialized
+    while running and never hold a pod back from completing."""
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     pending_init = False
+    side = sidecars(pod)
+    initialized = any("running" in (s.get("state") or {}) or (s.get("lastState") or {}) for s in statuses)
     for s in init_statuses:
         state = s.get("state") or {}
+        if s.get("name") in side:
+            if "running" not in state and not initialized:
+                pending_init = True
+            continue
         term = state.get("terminated")
         if term and term.get("exitCode") == 0:
             continue
@@ -108,12 +127,13 @@ def _cond(type_: str, ok: bool, reason: str = "", message: str = "", prev: list[
 def conditions(pod: Obj, sandbox_ready: bool, init_statuses: list[Obj], statuses: list[Obj], phase: str,
                now: str) -> list[Obj]:
     prev = (pod.get("status") or {}).get("conditions") or []
-    init_done = all(((s.get("state") or {}).get("terminated") or {}).get("exitCode") == 0 for s in init_statuses)
-    incomplete = [s["name"] for s in init_statuses
-                  if ((s.get("state") or {}).get("terminated") or {}).get("exitCode") != 0]
+    app_started = any("running" in (s.get("state") or {}) or (s.get("lastState") or {}) or
+                      "terminated" in (s.get("state") or {}) for s in statuses)
+    all_init = app_started or all(init_done(pod, s) for s in init_statuses)
+    incomplete = [s["name"] for s in init_statuses if not init_done(pod, s)]
     unready = [s["name"] for s in statuses if not s.get("ready")]
     out = [_cond("PodReadyToStartContainers", sandbox_ready, prev=prev, now=now)]
-    if init_done or phase == "Succeeded":
+    if all_init or phase == "Succeeded":
         out.append(_cond("Initialized", True, prev=prev, now=now))
     else:
         out.append(_cond("Initialized", False, "ContainersNotInitialized",

@@ -238,3 +238,22 @@ def test_crictl_shows_the_nodes_runtime(kc: KubeCluster):
     assert status["state"] == "CONTAINER_RUNNING" and status["labels"]["io.kubernetes.pod.name"] == "cri-web"
     assert crictl("logs", cid, "--tail", "1") == "nginx: start worker processes (listening on 80)\n"
     kc.delete_pods("cri-web")
+
+
+def test_sidecar_starts_first_runs_alongside_and_does_not_hold_completion(kc: KubeCluster):
+    m = pod_manifest("withsidecar", "busybox", command=["sh", "-c", "echo main; sleep 3"], restartPolicy="Never",
+                     terminationGracePeriodSeconds=1)
+    m["spec"]["initContainers"] = [{"name": "logger", "image": "busybox", "restartPolicy": "Always",
+                                    "command": ["sh", "-c", "while true; do echo side; sleep 1; done"]}]
+    kc.apply(m)
+    p = kc.wait_pod("withsidecar", lambda p: p["status"].get("phase") == "Running" and
+                    "running" in p["status"]["initContainerStatuses"][0]["state"] and
+                    "running" in p["status"]["containerStatuses"][0]["state"], what="sidecar and main running")
+    side, main = p["status"]["initContainerStatuses"][0], p["status"]["containerStatuses"][0]
+    assert side["state"]["running"]["startedAt"] <= main["state"]["running"]["startedAt"]
+    assert {c["type"]: c["status"] for c in p["status"]["conditions"]}["Initialized"] == "True"
+    p = kc.wait_pod("withsidecar", lambda p: p["status"].get("phase") == "Succeeded", timeout=30,
+                    what="pod Succeeded although its sidecar never exits by itself")
+    assert p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert "side" in kc.kubectl("logs", "withsidecar", "-c", "logger", check=True).stdout
+    kc.delete_pods("withsidecar")
