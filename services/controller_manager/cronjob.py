@@ -10,7 +10,7 @@ successfulJobsHistoryLimit (3) / failedJobsHistoryLimit (1) are deleted with the
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ MAX_MISSED = 100
 
 
 def rfc3339(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def most_recent(schedule: Schedule, earliest: datetime, now: datetime) -> tuple[datetime | None, int]:
@@ -80,7 +80,7 @@ class CronJobController(Controller):
         await self._cleanup([j for j in jobs if finished(j) == "Failed"], spec.get("failedJobsHistoryLimit", 1))
 
         try:
-            tz = ZoneInfo(spec["timeZone"]) if spec.get("timeZone") else timezone.utc
+            tz = ZoneInfo(spec["timeZone"]) if spec.get("timeZone") else UTC
             schedule = Schedule(spec.get("schedule", ""))
         except (ValueError, KeyError, OSError) as e:
             self.recorder.event(cj, "Warning", "InvalidSchedule", f"invalid schedule: {spec.get('schedule')}: {e}")

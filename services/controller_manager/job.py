@@ -21,8 +21,17 @@ from kubeling.shared.selectors import match_label_selector
 
 from .controller import Context, Controller, key_of, split_key
 from .expectations import Expectations
-from .podutil import (condition, controller_ref, deletion_rank, is_ready, is_terminating, now_rfc3339,
-                      parse_time, pod_from_template, restarts)
+from .podutil import (
+    condition,
+    controller_ref,
+    deletion_rank,
+    is_ready,
+    is_terminating,
+    now_rfc3339,
+    parse_time,
+    pod_from_template,
+    restarts,
+)
 from .resources import JOBS, PODS
 
 Obj = dict[str, Any]
@@ -148,9 +157,7 @@ class JobController(Controller):
             else:
                 self.queue.add_after(key, left + 0.1)
         if verdict is None:
-            if completions is not None and succeeded >= int(completions):
-                verdict = ("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
-            elif completions is None and succeeded > 0 and not active:
+            if completions is not None and succeeded >= int(completions) or completions is None and succeeded > 0 and not active:
                 verdict = ("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
 
         if verdict is not None:

@@ -17,7 +17,14 @@ from kubeling.shared.client import ApiError, Resource
 from kubeling.shared.informer import Handlers
 
 from .controller import Context, Controller, key_of
-from .resources import CONFIGMAPS, PODS, REPLICATIONCONTROLLERS, RESOURCEQUOTAS, SECRETS, SERVICES
+from .resources import (
+    CONFIGMAPS,
+    PODS,
+    REPLICATIONCONTROLLERS,
+    RESOURCEQUOTAS,
+    SECRETS,
+    SERVICES,
+)
 
 Obj = dict[str, Any]
 

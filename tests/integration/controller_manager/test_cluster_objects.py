@@ -3,8 +3,8 @@ real processes and the real kubectl."""
 from __future__ import annotations
 
 import pytest
-
 from kubeling.shared.quantity import parse as parse_quantity
+
 from tests.support.procs import wait_until
 
 from .conftest import CMCluster
