@@ -147,6 +147,9 @@ class OpenAPI:
                                         "required": True}
                 return o
 
+            if s.virtual:  # create-only reviews
+                paths[coll] = {"post": op("post", f"create a {s.kind}", True, _QUERY, "201")}
+                continue
             paths[coll] = {"parameters": params[1:], "get": op("list", f"list or watch objects of kind {s.kind}", False,
                                                                ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"]),
                            "post": op("post", f"create a {s.kind}", True, _QUERY, "201")}

@@ -83,6 +83,12 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
     "RoleRef": {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")},
     "RoleBinding": {1: ("metadata", "ObjectMeta"), 2: ("subjects", "[]Subject"), 3: ("roleRef", "RoleRef")},
     "ClusterRoleBinding": {1: ("metadata", "ObjectMeta"), 2: ("subjects", "[]Subject"), 3: ("roleRef", "RoleRef")},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectAccessReviewSpec"), 3: ("status", "Empty")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"), 2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"), 4: ("version", "string"),
+                           5: ("resource", "string"), 6: ("subresource", "string"), 7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta"), 2: ("status", "Empty")},
     "Empty": {},
 }
 
@@ -92,4 +98,6 @@ RBAC = "rbac.authorization.k8s.io"
 KINDS = {("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Secret"): "Secret",
          ("v1", "ServiceAccount"): "ServiceAccount", ("apps/v1", "Deployment"): "Deployment", ("batch/v1", "Job"): "Job",
          ("v1", "Service"): "Service", ("batch/v1", "CronJob"): "CronJob", ("v1", "ResourceQuota"): "ResourceQuota",
-         **{(f"{RBAC}/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")}}
+         **{(f"{RBAC}/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+         ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+         ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview"}

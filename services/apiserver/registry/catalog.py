@@ -26,6 +26,8 @@ from .leases import LeaseStrategy
 from .rolebindings import RoleBindingStrategy
 from .roles import RoleStrategy
 from .secrets import SecretStrategy
+from .selfsubjectaccessreviews import SelfSubjectAccessReviewStrategy
+from .selfsubjectreviews import SelfSubjectReviewStrategy
 from .serviceaccounts import ServiceAccountStrategy
 from .store import Admit, Store
 from .strategy import Strategy
@@ -45,7 +47,7 @@ def strategies(config: Config) -> list[Strategy]:
         DeploymentStrategy(), ReplicaSetStrategy(), DaemonSetStrategy(), StatefulSetStrategy(),
         JobStrategy(), CronJobStrategy(), LeaseStrategy(),
         RoleStrategy(), RoleBindingStrategy(), ClusterRoleStrategy(), ClusterRoleBindingStrategy(),
-        EndpointSliceStrategy(),
+        EndpointSliceStrategy(), SelfSubjectAccessReviewStrategy(), SelfSubjectReviewStrategy(),
     ]
 
 

@@ -35,6 +35,7 @@ class Strategy:
     field_selectors: ClassVar[tuple[str, ...]] = ()
     extra_subresources: ClassVar[tuple[tuple[str, str, str, str, tuple[str, ...]], ...]] = ()  # (name, group, version, kind, verbs)
     name_validator: ClassVar[str] = "subdomain"  # subdomain | label | dns1035 | path
+    virtual: ClassVar[bool] = False  # create-only reviews: answered by review(), never stored
     ttl_seconds: ClassVar[int | None] = None  # objects expire (store lease), as events do upstream
     verbs: ClassVar[tuple[str, ...]] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -111,6 +112,10 @@ class Strategy:
     def on_delete_immediately(self, obj: dict[str, Any], grace: int | None) -> bool:
         """False when the object must go through graceful deletion (pods on a node)."""
         return True
+
+    def review(self, obj: dict[str, Any], user: Any) -> dict[str, Any]:
+        """For virtual kinds: the answer to a create."""
+        raise NotImplementedError(f"{self.kind} is stored, not reviewed")
 
     def mark_for_deletion(self, obj: dict[str, Any]) -> bool:
         """True (after marking obj) when deletion must wait for a controller, as namespaces do."""

@@ -148,7 +148,7 @@ class APIServer:
         return b"".join(chunks)
 
     async def dispatch(self, request: Request) -> Response:
-        self.auth.authenticate(request.url.path, request.headers.get("authorization"))
+        request.state.user = self.auth.authenticate(request.url.path, request.headers.get("authorization"))
         path = request.url.path.rstrip("/") or "/"
         method = request.method
         accept = request.headers.get("accept")
@@ -207,6 +207,8 @@ class APIServer:
         if s.namespaced and rp.name is not None and rp.namespace is None:
             raise errors.route_not_found()
         codec.check_accept(accept)
+        if s.virtual and (method != "POST" or rp.name is not None):
+            raise errors.method_not_allowed()
         if method == "GET":
             return await self.handlers.get(request, store, rp)
         if method in ("POST", "PUT", "PATCH", "DELETE"):

@@ -126,6 +126,10 @@ class Handlers(SubresourceHandlers):
         if rp.name is not None:
             return await self._post_subresource(req, store, rp, body)
         obj = decode_object(store, body, _field_validation(req), warnings)
+        if store.strategy.virtual:
+            obj.setdefault("apiVersion", store.strategy.api_version)
+            obj.setdefault("kind", store.strategy.kind)
+            return codec.respond(store.strategy.review(obj, getattr(req.state, "user", None)), 201, req.headers.get("accept"))
         created = await store.create(rp.namespace, obj, codec.dry_run(req))
         return codec.respond(created, 201, req.headers.get("accept"), _headers(warnings))
 

@@ -375,6 +375,9 @@ def test_token_auth_file(cluster):
         assert r.status_code == 401 and r.json()["reason"] == "Unauthorized"
         assert httpx.get(url + "/api/v1/namespaces", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.get(url + "/api/v1/namespaces", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        who = httpx.post(url + "/apis/authentication.k8s.io/v1/selfsubjectreviews", headers={"Authorization": "Bearer s3cret"},
+                         json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).json()
+        assert who["status"]["userInfo"] == {"username": "alice", "uid": "1001", "groups": ["dev", "ops", "system:authenticated"]}
     finally:
         proc.stop()
 

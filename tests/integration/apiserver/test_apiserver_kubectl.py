@@ -443,6 +443,9 @@ def test_discovery_api_resources_explain(cluster):
     assert pods_row.split()[-1] == "all"
     exp = cluster.kubectl("explain", "pod.spec.containers.image", check=True).stdout
     assert "KIND:       Pod" in exp and "image" in exp
+    assert cluster.kubectl("auth", "can-i", "create", "pods", check=True).stdout.strip() == "yes"
+    assert "system:anonymous" in cluster.kubectl("auth", "whoami", check=True).stdout
+    assert cluster.http.get("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews").status_code == 405
     r = cluster.http.get("/apis", headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"})
     assert r.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     cats = {r["resource"] for g in r.json()["items"] for v in g["versions"] for r in v["resources"] if "all" in r.get("categories", [])}
