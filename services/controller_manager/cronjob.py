@@ -134,9 +134,9 @@ class CronJobController(Controller):
                 self.recorder.event(cj, "Warning", "FailedCreate", f"Error creating job: {e}")
                 raise
             created = await self.client.get(JOBS, name, ns)
-        if (controller_ref(created) or {}).get("uid") == cj["metadata"]["uid"] and not finished(created):
-            if all(r["uid"] != created["metadata"]["uid"] for r in status["active"]):
-                status["active"].append(_ref(created))
+        ours = (controller_ref(created) or {}).get("uid") == cj["metadata"]["uid"]
+        if ours and not finished(created) and all(r["uid"] != created["metadata"]["uid"] for r in status["active"]):
+            status["active"].append(_ref(created))
         status["lastScheduleTime"] = rfc3339(t)
 
     async def _cleanup(self, jobs: list[Obj], limit: int | None) -> None:

@@ -156,9 +156,9 @@ class JobController(Controller):
                 verdict = ("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
             else:
                 self.queue.add_after(key, left + 0.1)
-        if verdict is None:
-            if completions is not None and succeeded >= int(completions) or completions is None and succeeded > 0 and not active:
-                verdict = ("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+        reached = (succeeded >= int(completions)) if completions is not None else (succeeded > 0 and not active)
+        if verdict is None and reached:
+            verdict = ("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
 
         if verdict is not None:
             await self._delete_pods(job, key, active)
