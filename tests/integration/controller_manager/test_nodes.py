@@ -30,6 +30,10 @@ def node(kc: CMCluster, name: str) -> dict:
     return kc.get(f"/api/v1/nodes/{name}")
 
 
+def with_cidr(n: dict) -> dict | None:
+    return n if n["spec"].get("podCIDR") else None
+
+
 def ready_status(n: dict) -> str:
     return next((c["status"] for c in n["status"].get("conditions", []) if c["type"] == "Ready"), "")
 
@@ -42,7 +46,7 @@ def test_ipam_gives_a_node_without_a_range_a_free_podcidr(kc: CMCluster):
     r = kc.http.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bare"}})
     assert r.status_code == 201, r.text
     try:
-        n = wait_until(lambda: (lambda n: n if n["spec"].get("podCIDR") else None)(node(kc, "bare")), 20,
+        n = wait_until(lambda: with_cidr(node(kc, "bare")), 20,
                        what="podCIDR for node bare")
         cidr = ipaddress.ip_network(n["spec"]["podCIDR"])
         assert n["spec"]["podCIDRs"] == [str(cidr)]

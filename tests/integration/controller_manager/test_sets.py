@@ -107,9 +107,14 @@ def test_statefulset_ordered_names_scale_and_rolling_update(kc: CMCluster):
     assert p0["spec"]["hostname"] == "db-0" and p0["spec"]["subdomain"] == "db"
     kc.kubectl("rollout", "status", "sts/db", "--timeout=60s", check=True)
 
+    old_uid = kc.pod("db-1")["metadata"]["uid"]
     kc.kubectl("delete", "pod", "db-1", "--wait=false", check=True)
-    wait_until(lambda: (lambda p: p["metadata"]["uid"] and not p["metadata"].get("deletionTimestamp") and
-                        p["status"].get("phase") == "Running")(kc.pod("db-1")), 60, what="db-1 recreated under its name")
+
+    def recreated() -> bool:
+        p = kc.pod("db-1")
+        return (p["metadata"]["uid"] != old_uid and not p["metadata"].get("deletionTimestamp")
+                and p["status"].get("phase") == "Running")
+    wait_until(recreated, 60, what="db-1 recreated under its name")
 
     kc.kubectl("scale", "sts/db", "--replicas=1", check=True)
     wait_until(lambda: [p["metadata"]["name"] for p in kc.live_pods("app=db")] == ["db-0"], 60, what="scaled down to db-0")

@@ -205,8 +205,10 @@ def test_deployment_rolls_out_updates_and_undoes(kc: CMCluster):
     # pause: a template change makes no new ReplicaSet until resumed; restart rolls new pods
     kc.kubectl("rollout", "pause", "deployment/myapp-deployment", check=True)
     kc.kubectl("set", "image", "deployment/myapp-deployment", "nginx=nginx:1.25", check=True)
-    wait_until(lambda: (lambda d: any(c["reason"] == "DeploymentPaused" for c in d["status"].get("conditions", [])))(
-        kc.get("/apis/apps/v1/namespaces/default/deployments/myapp-deployment")), 30, what="DeploymentPaused")
+    def paused() -> bool:
+        d = kc.get("/apis/apps/v1/namespaces/default/deployments/myapp-deployment")
+        return any(c["reason"] == "DeploymentPaused" for c in d["status"].get("conditions", []))
+    wait_until(paused, 30, what="DeploymentPaused")
     assert images(kc, "type=web") == {"nginx"}
     kc.kubectl("rollout", "resume", "deployment/myapp-deployment", check=True)
     kc.kubectl("rollout", "status", "deployment/myapp-deployment", "--timeout=90s", check=True)
