@@ -15,7 +15,7 @@ class NodeStrategy(Strategy):
     schema = core.Node
     has_status = True
     field_selectors = ("spec.unschedulable",)
-    extra_subresources = (("proxy", "", "v1", "NodeProxyOptions", ("create", "delete", "get", "patch", "update")),)
+    extra_subresources = (("proxy", "", "v1", "NodeProxyOptions", ("get",)),)
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         """Node agents create their Node with status already filled; keep it (as upstream)."""

@@ -17,6 +17,7 @@ class ResourcePath:
     namespace: str | None = None
     name: str | None = None
     subresource: str = ""
+    rest: str = ""  # the path after `proxy/` (nodes/<name>/proxy/<rest>)
 
 
 def parse(path: str, is_namespaced: "callable") -> ResourcePath | None:
@@ -42,5 +43,7 @@ def parse(path: str, is_namespaced: "callable") -> ResourcePath | None:
             return None
         return ResourcePath(group, version, rest2[0], ns, rest2[1] if len(rest2) > 1 else None, rest2[2] if len(rest2) > 2 else "")
     if len(rest) > 3:
-        return None
+        if rest[2] != "proxy":
+            return None
+        return ResourcePath(group, version, rest[0], None, rest[1], "proxy", "/".join(rest[3:]))
     return ResourcePath(group, version, rest[0], None, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else "")

@@ -91,8 +91,10 @@ class SubresourceHandlers:
                                 req: Request | None = None) -> Response:
         """Logs are proxied to the node agent's kubelet API (`/containerLogs/...`, as upstream);
         exec, attach, port-forward and proxy need connection upgrades kubeling does not serve yet."""
+        if store.strategy.resource == "nodes":
+            return await self._proxy_node(rp, req)
         if store.strategy.resource != "pods":
-            raise errors.StatusError(503, "ServiceUnavailable", f'node "{rp.name}" proxying is not supported yet')
+            raise errors.method_not_allowed()
         spec = obj.get("spec") or {}
         containers = [c.get("name") for c in spec.get("containers") or []]
         q = req.query_params if req is not None else {}
@@ -110,15 +112,35 @@ class SubresourceHandlers:
             raise errors.StatusError(503, "ServiceUnavailable", f"{rp.subresource} needs a streaming connection upgrade, which kubeling does not serve yet")
         return await self._proxy_logs(spec["nodeName"], rp, cname, q)
 
-    async def _proxy_logs(self, node_name: str, rp: ResourcePath, container: str, q: Any) -> Response:
-        import httpx
+    async def _node_endpoint(self, node_name: str) -> tuple[str, int]:
+        """The node agent's kubelet API address, from the Node's status (as upstream resolves it)."""
         node = await self.registry.get("", "v1", "nodes").try_get(None, node_name)
-        st = (node or {}).get("status") or {}
+        if node is None:
+            raise errors.not_found("nodes", node_name)
+        st = node.get("status") or {}
         port = ((st.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
         addrs = {a.get("type"): a.get("address") for a in st.get("addresses") or []}
         host = addrs.get("InternalIP") or addrs.get("Hostname")
         if not port or not host:
             raise errors.StatusError(503, "ServiceUnavailable", f'the node agent of node "{node_name}" has not reported a kubelet endpoint')
+        return host, int(port)
+
+    async def _proxy_node(self, rp: ResourcePath, req: Request | None) -> Response:
+        """`nodes/<name>/proxy/<path>`: a GET relayed to the node agent (`kubectl get --raw .../proxy/pods`)."""
+        import httpx
+        if req is None or req.method != "GET":
+            raise errors.method_not_allowed("kubeling proxies only GET requests to node agents")
+        host, port = await self._node_endpoint(rp.name or "")
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                r = await client.get(f"http://{host}:{port}/{rp.rest}", params=dict(req.query_params))
+        except httpx.HTTPError as e:
+            raise errors.StatusError(503, "ServiceUnavailable", f'cannot reach the node agent of node "{rp.name}": {e}') from None
+        return Response(r.content, r.status_code, media_type=r.headers.get("content-type", "text/plain"))
+
+    async def _proxy_logs(self, node_name: str, rp: ResourcePath, container: str, q: Any) -> Response:
+        import httpx
+        host, port = await self._node_endpoint(node_name)
         params = {k: q[k] for k in ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes") if q.get(k)}
         url = f"http://{host}:{port}/containerLogs/{rp.namespace}/{rp.name}/{container}"
         client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))

@@ -62,3 +62,14 @@ def test_logs_are_proxied_to_the_node_agent(cluster, node_agent):
     assert r.status_code == 400 and "a container name must be specified for pod chatty, choose one of: [web side]" in r.json()["message"]
     r = h.get("/api/v1/namespaces/default/pods/chatty/log", params={"container": "nope"})
     assert r.status_code == 400 and r.json()["message"] == "container nope is not valid for pod chatty"
+
+
+def test_node_proxy_relays_gets_to_the_node_agent(cluster, node_agent):
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "proxied-node"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": node_agent}}}}
+    assert cluster.http.post("/api/v1/nodes", json=node).status_code == 201
+    out = cluster.kubectl("get", "--raw", "/api/v1/nodes/proxied-node/proxy/containerLogs/ns/p/c?tailLines=1", check=True).stdout
+    assert out == "p/c: ready\n"
+    r = cluster.http.get("/api/v1/nodes/no-such-node/proxy/pods")
+    assert r.status_code == 404 and r.json()["reason"] == "NotFound"
