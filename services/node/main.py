@@ -24,6 +24,7 @@ from kubeling.shared.informer import Informer
 from .kubelet.kubelet import Kubelet
 from .kubelet.nodestatus import NodeStatusManager
 from .kubelet.server import kubelet_api
+from .kubelet.static import StaticPods
 from .dns import ClusterDNS
 from .proxy.proxier import Proxier
 
@@ -84,6 +85,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--kubelet-port", "--port", dest="kubelet_port", type=int, default=10250,
                    help="kubelet API port (logs, health, metrics); plain HTTP")
     p.add_argument("--pod-cidr", help="pod IP range when the Node has no spec.podCIDR")
+    p.add_argument("--pod-manifest-path", help="directory of static pod manifests (kubeadm's /etc/kubernetes/manifests)")
+    p.add_argument("--file-check-frequency", type=float, default=2.0, help="seconds between reads of --pod-manifest-path")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0, help="seconds between heartbeats")
     p.add_argument("--proxy", type=_bool, nargs="?", const=True, default=True,
                    help="run kube-proxy in this agent (Services -> rules and the userspace data path); default true")
@@ -135,7 +138,14 @@ async def run(args: argparse.Namespace) -> int:
             except ApiError as e:
                 log.warning("could not record podCIDR on the Node", extra={"err": str(e)[:200]})
         log.info("node registered", extra={"node": args.node_name, "podCIDR": cidr})
+        if args.pod_manifest_path:
+            kubelet.static = StaticPods(kubelet, args.pod_manifest_path,
+                                        lambda: ((nsm.node or {}).get("metadata") or {}).get("uid", ""),
+                                        args.file_check_frequency)
         kubelet.start(cidr)
+        if kubelet.static:
+            static_task = asyncio.create_task(kubelet.static.run(), name="static-pods")
+            background.add(static_task)
         if proxier or dns:
             services.start()
             slices.start()
@@ -143,6 +153,7 @@ async def run(args: argparse.Namespace) -> int:
             proxier.start()
         await nsm.run()
 
+    background: set[asyncio.Task[None]] = set()
     main_task = asyncio.create_task(start())
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -151,6 +162,8 @@ async def run(args: argparse.Namespace) -> int:
         log.error("node agent failed", extra={"err": repr(main_task.exception())})
         rc = 1
     log.info("shutting down")
+    for t in background:
+        t.cancel()
     main_task.cancel()
     stopper.cancel()
     try:

@@ -25,6 +25,7 @@ from .backoff import Backoff
 from .ipam import IPAM
 from .program import StartError
 from .prober import Prober
+from .static import StaticPods, is_mirror
 from .runtime import EXITED, RUNNING, Container, FakeRuntime, ImagePullError, rfc3339
 from .status import conditions, container_status, get_phase, qos_class
 
@@ -70,6 +71,7 @@ class Kubelet:
         self.image_backoff = Backoff()
         self._backoff_reported: dict[str, set[str]] = {}
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
+        self.static: StaticPods | None = None
         self.informer.add_handlers(Handlers(self._pod_seen, lambda _o, n: self._pod_seen(n), self._pod_gone))
 
     # -- wiring --------------------------------------------------------------------------------
@@ -81,7 +83,32 @@ class Kubelet:
     def ready(self) -> bool:
         return self.informer.synced.is_set()
 
+    # -- static pods (their mirrors come through the informer; the pods themselves from files) --
+
     def _pod_seen(self, pod: Obj) -> None:
+        if is_mirror(pod):
+            if self.static:
+                self.static.mirror_seen(pod)
+            return
+        self._run(pod)
+
+    def run_static(self, pod: Obj) -> None:
+        self._run(pod)
+
+    def stop_static(self, uid: str) -> None:
+        rec = self.pods.get(uid)
+        if rec:
+            rec.deleted = True
+            rec.wake.set()
+
+    def static_mirror_created(self, uid: str) -> None:
+        """A new mirror pod has no status yet: send ours again."""
+        rec = self.pods.get(uid)
+        if rec:
+            rec.last_status = None
+            rec.wake.set()
+
+    def _run(self, pod: Obj) -> None:
         uid = pod["metadata"].get("uid", "")
         rec = self.pods.get(uid)
         if rec is None:
@@ -110,6 +137,10 @@ class Kubelet:
             self.recorder.event(rec.pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 
     def _pod_gone(self, pod: Obj) -> None:
+        if is_mirror(pod):
+            if self.static:
+                self.static.mirror_gone(pod)
+            return
         rec = self.pods.get(pod["metadata"].get("uid", ""))
         if rec:
             rec.deleted = True
@@ -211,7 +242,10 @@ class Kubelet:
     async def _ensure_sandbox(self, rec: PodRecord) -> None:
         assert self.ipam is not None
         md = rec.pod["metadata"]
-        rec.ip = self.ipam.allocate(rec.uid, rec.ip or None)
+        if (rec.pod.get("spec") or {}).get("hostNetwork"):
+            rec.ip = self.node_ip  # the pod shares the node's network namespace
+        else:
+            rec.ip = self.ipam.allocate(rec.uid, rec.ip or None)
         hostname = (rec.pod.get("spec") or {}).get("hostname") or md["name"]
         rec.sandbox_id = await self.runtime.run_pod_sandbox(md["name"], md.get("namespace", "default"), rec.uid,
                                                              rec.ip, hostname, md.get("labels"))

@@ -56,6 +56,7 @@ class Context:
     resolve: Callable[[str], Awaitable[tuple[str, list[str]]]] | None = None
     files: dict[str, str] = field(default_factory=dict)  # the container's writable filesystem (exec probes see it)
     dns_server: str = ""
+    pod_ip: str = ""  # containers of a pod share its network: localhost is the pod's own IP
 
 
 def _now() -> str:
@@ -549,7 +550,9 @@ async def _fetch(p: Process, argv: list[str]) -> int:
         url = "http://" + url
     u = httpx.URL(url)
     host = u.host
-    if p.ctx.resolve and not re.fullmatch(r"[\d.]+", host):
+    if host in ("localhost", "127.0.0.1") and p.ctx.pod_ip:
+        url = str(u.copy_with(host=p.ctx.pod_ip))
+    elif p.ctx.resolve and not re.fullmatch(r"[\d.]+", host):
         _, ips = await p.ctx.resolve(host)  # cluster names resolve through cluster DNS
         if not ips:
             p.out(f"{_base(argv[0])}: bad address '{host}'" if _base(argv[0]) == "wget"

@@ -257,3 +257,15 @@ def test_sidecar_starts_first_runs_alongside_and_does_not_hold_completion(kc: Ku
     assert p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
     assert "side" in kc.kubectl("logs", "withsidecar", "-c", "logger", check=True).stdout
     kc.delete_pods("withsidecar")
+
+
+def test_containers_of_a_pod_share_localhost(kc: KubeCluster):
+    m = pod_manifest("duo", "nginx")
+    m["spec"]["containers"].append({"name": "client", "image": "busybox",
+                                    "command": ["sh", "-c", "sleep 1; wget -qO- localhost:80 | grep container:; sleep 3600"]})
+    m["spec"]["terminationGracePeriodSeconds"] = 1
+    kc.apply(m)
+    out = wait_until(lambda: kc.kubectl("logs", "duo", "-c", "client", check=True).stdout, timeout=20,
+                     what="client output")
+    assert out == "container: duo\n"  # the nginx container of the same pod answered on localhost
+    kc.delete_pods("duo")
