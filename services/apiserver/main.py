@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                        tokens=tokens)
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=3, lifespan="on")
+                            access_log=False, timeout_graceful_shutdown=1, lifespan="on")
     # uvicorn catches SIGTERM, stops accepting, drains and runs shutdown, then re-raises the signal
     # with the previous handler restored; a no-op previous handler makes that a clean exit 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
