@@ -25,13 +25,18 @@ class AdmissionChain:
 
     async def __call__(self, op: str, store: "Store", obj: dict[str, Any] | None, old: dict[str, Any] | None,
                        dry_run: bool) -> None:
-        """op is CREATE, UPDATE, DELETE (before the write), DELETED (the object left the store) or
-        CREATE_ABORTED (admitted, but not written: charges are given back)."""
+        """op is CREATE, UPDATE, DELETE (before the write), DELETED (the object left the store),
+        CREATE_ABORTED / UPDATE_ABORTED (admitted, but not written: charges are given back)."""
         if op in ("DELETED", "CREATE_ABORTED"):
             await self.quota.released(store, old or {})
+            return
+        if op == "UPDATE_ABORTED":  # obj is what was refused, old what stays: charge the difference back
+            await self.quota.admit(store, old or {}, False, old=obj)
             return
         await self.lifecycle.admit(op, store, obj, old)
         if op == "CREATE" and obj is not None:
             for plugin in self.mutating:
                 plugin.admit(store.strategy, obj)
             await self.quota.admit(store, obj, dry_run)
+        elif op == "UPDATE" and obj is not None and old is not None:
+            await self.quota.admit(store, obj, dry_run, old=old)

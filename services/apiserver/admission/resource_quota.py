@@ -107,23 +107,30 @@ class ResourceQuotaAdmission:
         quota.setdefault("status", {})["hard"] = dict(hard)
         quota["status"]["used"] = used
 
-    async def admit(self, store: "Store", obj: dict[str, Any], dry_run: bool) -> None:
-        if store.strategy.resource == "resourcequotas":
+    async def admit(self, store: "Store", obj: dict[str, Any], dry_run: bool, old: dict[str, Any] | None = None) -> None:
+        """Charge `obj` (a create), or what an update adds over `old` (a Service turning NodePort...)."""
+        if store.strategy.resource == "resourcequotas" and old is None:
             await self.initial_usage(obj)
         qs = self._quota_store()
         if qs is None or not store.strategy.namespaced or store.strategy.resource == "events":
             return
+        delta = usage(store, obj)
+        if old is not None:
+            before = usage(store, old)
+            delta = {k: delta.get(k, Fraction(0)) - before.get(k, Fraction(0)) for k in set(delta) | set(before)}
+            delta = {k: v for k, v in delta.items() if v}
+            if not delta:
+                return  # most updates (status, labels) change no usage: no quota lookups at all
         ns = obj["metadata"].get("namespace")
         from ..registry.selectors import FieldSelector, LabelSelector
         quotas, _, _, _ = await qs.list(ns, LabelSelector(), FieldSelector())
         if not quotas:
             return
-        delta = usage(store, obj)
         name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
         who = f'{store.strategy.group_resource} "{name}" is forbidden'
         for q in sorted(quotas, key=lambda x: x["metadata"]["name"]):
             hard = (q.get("spec") or {}).get("hard") or {}
-            if store.strategy.resource == "pods" and any(k in hard for k in _COMPUTE):
+            if old is None and store.strategy.resource == "pods" and any(k in hard for k in _COMPUTE):
                 missing = _missing_compute(obj, hard)
                 if missing:
                     raise errors.StatusError(403, "Forbidden", f"{who}: failed quota: {q['metadata']['name']}: must specify {'; '.join(missing)}",
@@ -150,7 +157,7 @@ class ResourceQuotaAdmission:
                                              f"{who}: exceeded quota: {cur['metadata']['name']}, requested: {req}, used: {usd}, limited: {lim}",
                                              {"name": name, "kind": store.strategy.resource})
                 for k, (_, total) in new_used.items():
-                    used[k] = format_quantity(total, str(hard[k]))
+                    used[k] = format_quantity(max(total, Fraction(0)), str(hard[k]))
                 cur.setdefault("status", {})["used"] = used
                 cur["status"]["hard"] = dict(hard)
                 return cur

@@ -316,6 +316,17 @@ class Store:
             raise invalid_error(s.kind, omd.get("name", ""), errs, s.group)
         if self.admit:
             await self.admit("UPDATE", self, new, old, dry_run)
+        try:
+            return await self._put_update(kv, old, new, dry_run, guarded)
+        except BaseException:
+            if self.admit and not dry_run:  # give back what the update was charged (quota)
+                await self.admit("UPDATE_ABORTED", self, new, old, False)
+            raise
+
+    async def _put_update(self, kv: KeyValue, old: dict[str, Any], new: dict[str, Any], dry_run: bool,
+                          guarded: bool) -> dict[str, Any]:
+        s = self.strategy
+        omd, nmd = meta(old), meta(new)
         nmd.pop("resourceVersion", None)
         if strip_rv(new) == strip_rv(old):
             return old  # a no-op update writes nothing and keeps the resourceVersion

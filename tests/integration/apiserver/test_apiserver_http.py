@@ -405,6 +405,12 @@ def test_object_count_quota(cluster):
     svc = {"metadata": {"name": "np"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
     r = h.post("/api/v1/namespaces/counted/services", json=svc)
     assert r.status_code == 403 and "services.nodeports=1" in r.json()["message"]
+    # turning a ClusterIP Service into a NodePort one is charged too
+    assert h.post("/api/v1/namespaces/counted/services", json={**svc, "spec": {"ports": [{"port": 80}]}}).status_code == 201
+    r = h.patch("/api/v1/namespaces/counted/services/np", content=json.dumps({"spec": {"type": "NodePort"}}),
+                headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 403 and "exceeded quota: counts, requested: services.nodeports=1" in r.json()["message"]
+    assert h.get("/api/v1/namespaces/counted/services/np").json()["spec"]["type"] == "ClusterIP"
     assert h.delete(f"{url}/d1").status_code == 200
     assert h.post(url, json={**dep, "metadata": {"name": "d2"}}).status_code == 201  # released on delete
 
