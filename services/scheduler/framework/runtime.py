@@ -46,6 +46,11 @@ class Framework:
         return Status()
 
     def find_nodes_that_fit(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> tuple[list[NodeInfo], dict[str, Status]]:
+        for p in self.filters + [s for s, _ in self.scores]:  # PreFilter: whole-cluster precomputation
+            pre = getattr(p, "pre_filter", None)
+            if pre is not None and p.name not in state.setdefault("_prefiltered", set()):
+                state["_prefiltered"].add(p.name)
+                pre(state, pod, nodes)
         feasible: list[NodeInfo] = []
         diagnosis: dict[str, Status] = {}
         for n in nodes:

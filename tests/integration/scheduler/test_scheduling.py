@@ -131,3 +131,20 @@ def test_health_metrics_and_standby_takes_over(kc: KubeCluster):
     assert scheduled_on(kc, "after-failover") in ("node-a", "node-b")
     assert standby.alive()
     kc.delete_pods("after-failover")
+
+
+def test_pod_anti_affinity_spreads_a_group_and_blocks_the_third(kc: KubeCluster):
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "cache"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    for n in ("cache-1", "cache-2", "cache-3"):
+        kc.apply(pod_manifest(n, labels={"app": "cache"}, affinity=anti))
+        if n != "cache-3":
+            scheduled_on(kc, n)
+    assert {scheduled_on(kc, "cache-1"), scheduled_on(kc, "cache-2")} == {"node-a", "node-b"}
+    assert failed_scheduling(kc, "cache-3") == (
+        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, "
+        "2 node(s) didn't match pod anti-affinity rules.")
+    # Removing one of the group frees its node for the third.
+    kc.delete_pods("cache-1")
+    assert scheduled_on(kc, "cache-3") in ("node-a", "node-b")
+    kc.delete_pods("cache-2", "cache-3")

@@ -149,3 +149,51 @@ def test_cache_assume_blocks_double_booking_and_forget_releases():
     c.finish_binding(p1)
     c.cleanup_assumed()
     assert "default/p1" in c.nodes["a"].pods and not c.is_assumed(p1)
+
+
+def labelled(name: str, node_name: str | None = None, **labels: str) -> dict[str, Any]:
+    p = pod(name)
+    p["metadata"]["labels"] = labels
+    if node_name:
+        p["spec"]["nodeName"] = node_name
+    return p
+
+
+def test_pod_anti_affinity_affinity_and_existing_pods_rules():
+    fw = Framework()
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "cache"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    nodes = infos(node("a"), node("b"), pods={"a": [labelled("c1", "a", app="cache")]})
+    p = labelled("c2", app="cache")
+    p["spec"]["affinity"] = anti
+    assert fw.schedule(p, nodes)[0] == "b"
+    nodes[1].add_pod(dict(p, spec={**p["spec"], "nodeName": "b"}))
+    with pytest.raises(FitError) as e:
+        fw.schedule(dict(p, metadata={**p["metadata"], "name": "c3"}), nodes)
+    assert e.value.message == "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
+    loner = labelled("loner", app="cache")  # no terms of its own: only c2's anti-affinity keeps it off b
+    assert fw.schedule(loner, nodes)[0] == "a"
+    with pytest.raises(FitError) as e:
+        fw.schedule(loner, infos(node("b"), pods={"b": [nodes[1].pods["default/c2"]]}))
+    assert e.value.message == "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules."
+    aff = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    web = labelled("web", app="web")
+    web["spec"]["affinity"] = aff
+    with pytest.raises(FitError, match="2 node\\(s\\) didn't match pod affinity rules"):
+        fw.schedule(web, infos(node("a"), node("b")))
+    assert fw.schedule(web, infos(node("a"), node("b"), pods={"b": [labelled("db", "b", app="db")]}))[0] == "b"
+    first = labelled("db0", app="db")  # the first pod of a group may match its own affinity term
+    first["spec"]["affinity"] = aff
+    assert fw.schedule(first, infos(node("a")))[0] == "a"
+
+
+def test_preferred_pod_affinity_scores():
+    fw = Framework()
+    pref = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"}}]}}
+    nodes = infos(node("a", labels={"zone": "z1"}), node("b", labels={"zone": "z2"}), node("c", labels={"zone": "z2"}),
+                  pods={"c": [labelled("db", "c", app="db")]})
+    p = labelled("web", app="web")
+    p["spec"]["affinity"] = pref
+    assert all(fw.schedule(p, nodes)[0] in ("b", "c") for _ in range(6))
