@@ -23,9 +23,9 @@ pytestmark = pytest.mark.etcd
 class CMCluster(KubeCluster):
     cm: Proc
 
-    def start_controller_manager(self, *extra: str) -> Proc:
+    def start_controller_manager(self, *extra: str, name: str = "controller-manager") -> Proc:
         port = free_port()
-        p = self.group.start("controller-manager", [
+        p = self.group.start(name, [
             "controller-manager", "--kubeconfig", str(self.kubeconfig), "--secure-port", str(port),
             "--cluster-cidr", f"127.{self.block}.0.0/16", "--leader-elect-lease-duration", "4s",
             "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s", *extra])

@@ -231,3 +231,41 @@ def test_recreate_deployment_replaces_all_pods(kc: CMCluster):
     kc.kubectl("rollout", "status", "deployment/recreate", "--timeout=90s", check=True)
     wait_until(lambda: images(kc, "type=rec") == {"nginx:1.25"} and len(kc.live_pods("type=rec")) == 2, 60,
                what="recreated with nginx:1.25")
+
+
+def test_deployment_that_cannot_progress_exceeds_its_deadline(kc: CMCluster):
+    kc.apply_yaml(DEPLOY_YAML.replace("myapp-deployment", "stuck").replace("type: web", "type: stuck")
+                  .replace("replicas: 4", "replicas: 1\n  progressDeadlineSeconds: 3").replace("image: nginx", "image: no-such-image"))
+    r = kc.kubectl("rollout", "status", "deployment/stuck", "--timeout=60s")
+    assert r.returncode != 0
+    assert 'deployment "stuck" exceeded its progress deadline' in r.stderr, r.stderr
+    d = kc.get("/apis/apps/v1/namespaces/default/deployments/stuck")
+    prog = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+    assert prog["status"] == "False" and prog["reason"] == "ProgressDeadlineExceeded"
+    kc.kubectl("delete", "deployment", "stuck", check=True)
+
+
+def test_standby_takes_over_when_the_leader_stops_and_metrics_are_served(kc: CMCluster):
+    import httpx
+
+    leader = kc.cm
+    def synced_metrics() -> str | None:
+        b = httpx.get(leader.health_url + "/metrics", timeout=5).text  # type: ignore[attr-defined]
+        return b if 'controller_manager_syncs_total{controller="nodelifecycle",result="success"}' in b else None
+    body = wait_until(synced_metrics, 30, what="sync metrics")
+    assert 'leader_election_master_status{name="kube-controller-manager"} 1.0' in body
+    standby = kc.start_controller_manager(name="controller-manager-standby")
+    assert httpx.get(standby.health_url + "/readyz", timeout=5).status_code == 200  # type: ignore[attr-defined]
+    body = httpx.get(standby.health_url + "/metrics", timeout=5).text  # type: ignore[attr-defined]
+    assert 'leader_election_master_status{name="kube-controller-manager"} 1.0' not in body
+
+    leader.stop(timeout=15)  # SIGTERM: controllers stop, the lease is released
+    assert leader.popen.returncode == 0, leader.log_tail()
+    line = wait_until(lambda: next((ln for ln in standby.log_path.read_text().splitlines() if "acquired lease" in ln), None),
+                      30, what="standby acquired the lease")
+    identity = line.split("identity=")[1].split()[0]
+    lease = kc.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager")
+    assert lease["spec"]["holderIdentity"] == identity, (lease, standby.log_tail(), leader.log_tail())
+
+    kc.apply_yaml(RS_YAML.replace("myapp-replicaset", "after-failover").replace("front-end", "failover"))
+    kc.running("type=failover", 3, timeout=60)  # only the new leader can have made these
