@@ -34,6 +34,7 @@ class Options:
     node_monitor_grace_period: float = 40.0
     node_startup_grace_period: float = 60.0
     pod_eviction_timeout: float = 300.0
+    terminated_pod_gc_threshold: int = 12500
     concurrent: dict[str, int] = field(default_factory=dict)
 
 

@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pod-eviction-timeout", type=duration, default=300.0,
                    help="cap on the default not-ready/unreachable tolerations (the 300s admission adds) before "
                         "the pods of a failed node are evicted")
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
+                   help="finished pods kept before the oldest are deleted (<= 0 disables)")
     for suffix, ctl in CONCURRENT.items():
         p.add_argument(f"--concurrent-{suffix}-syncs", type=int, default=None, dest=f"concurrent_{ctl}",
                        help=f"workers of the {ctl} controller")
@@ -97,6 +99,7 @@ async def run(args: argparse.Namespace) -> int:
                       node_monitor_grace_period=args.node_monitor_grace_period,
                       node_startup_grace_period=args.node_startup_grace_period,
                       pod_eviction_timeout=args.pod_eviction_timeout,
+                      terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
                       concurrent={ctl: getattr(args, f"concurrent_{ctl}") for ctl in CONCURRENT.values()
                                   if getattr(args, f"concurrent_{ctl}") is not None})
     recorder = EventRecorder(client, "controller-manager", reporting_instance=identity)

@@ -19,6 +19,7 @@ CONTROLLERS: dict[str, str] = {
     "nodeipam": "nodeipam:NodeIpamController",
     "nodelifecycle": "nodelifecycle:NodeLifecycleController",
     "taint-eviction-controller": "taintmanager:TaintEvictionController",
+    "podgc": "podgc:PodGC",
     "replicaset": "replicaset:ReplicaSetController",
     "replicationcontroller": "replicaset:ReplicationManager",
     "deployment": "deployment:DeploymentController",
@@ -30,6 +31,7 @@ CONTROLLERS: dict[str, str] = {
     "resourcequota": "resourcequota:ResourceQuotaController",
     "job": "job:JobController",
     "cronjob": "cronjob:CronJobController",
+    "ttl-after-finished": "ttlafterfinished:TTLAfterFinishedController",
     "daemonset": "daemonset:DaemonSetController",
     "statefulset": "statefulset:StatefulSetController",
 }

@@ -248,6 +248,13 @@ def test_job_completes_and_a_failing_job_hits_its_backoff_limit(kc: CMCluster):
     failed = next(c for c in j["status"]["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "BackoffLimitExceeded"
 
+    # ttlSecondsAfterFinished: the finished Job and (through the garbage collector) its pods go
+    kc.apply_yaml(JOB.replace("math-add-job", "short-lived").replace("completions: 3", "completions: 1")
+                  .replace("backoffLimit: 2", "backoffLimit: 2\n  ttlSecondsAfterFinished: 2"))
+    wait_until(lambda: kc.http.get("/apis/batch/v1/namespaces/default/jobs/short-lived").status_code == 404, 60,
+               what="short-lived Job deleted after its TTL")
+    wait_until(lambda: not kc.pods("job-name=short-lived"), 30, what="its pods collected")
+
 
 CRON = """
 apiVersion: batch/v1

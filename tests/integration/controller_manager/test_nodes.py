@@ -109,6 +109,14 @@ def test_killed_node_is_tainted_and_its_pods_move_then_it_recovers(kc: CMCluster
                      params={"fieldSelector": "reason=TaintManagerEviction"}).json()["items"]
     assert {e["involvedObject"]["name"] for e in ev} >= moved
 
+    # the evicted pods stay Terminating (no kubelet to confirm them) until the operator declares
+    # the node out of service; then pod GC force-deletes them
+    assert all(p["metadata"].get("deletionTimestamp") for p in kc.pods("app=spread") if p["metadata"]["name"] in moved)
+    kc.kubectl("taint", "node", victim, "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute", check=True)
+    wait_until(lambda: not moved & {p["metadata"]["name"] for p in kc.pods("app=spread")}, 30,
+               what="terminating pods of the dead node force-deleted")
+    kc.kubectl("taint", "node", victim, "node.kubernetes.io/out-of-service-", check=True)
+
     kc.start_node(victim, int(victim[-1]), "--cpu", "4", "--memory", "8Gi")
     wait_until(lambda: not taints(node(kc, victim)), 30, what=f"{victim} taints removed")
     assert ready_status(node(kc, victim)) == "True"

@@ -193,3 +193,48 @@ def test_controllers_flag():
 def test_durations():
     assert duration("5m") == 300 and duration("1m30s") == 90 and duration("500ms") == 0.5 and duration("4") == 4
     assert time.time() > 0
+
+
+def test_out_of_service_needs_the_taint_and_a_node_that_is_not_ready():
+    from kubeling.services.controller_manager.podgc import out_of_service
+    taint = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
+    down = {"spec": {"taints": [taint]}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
+    assert out_of_service(down)
+    assert not out_of_service({**down, "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    assert not out_of_service({**down, "spec": {"taints": [{**taint, "effect": "NoSchedule"}]}})
+
+
+def test_ttl_after_finished_counts_from_completion():
+    from kubeling.services.controller_manager.ttlafterfinished import seconds_left
+    job = {"metadata": {}, "spec": {"ttlSecondsAfterFinished": 10},
+           "status": {"completionTime": "2026-01-01T00:00:00Z",
+                      "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    t0 = du_time("2026-01-01T00:00:00Z")
+    assert seconds_left(job, t0 + 4) == pytest.approx(6)
+    assert seconds_left(job, t0 + 40) == 0
+    assert seconds_left({**job, "spec": {}}, t0) is None
+    assert seconds_left({**job, "status": {}}, t0) is None  # not finished
+
+
+def test_job_index_ranges_round_trip():
+    from kubeling.services.controller_manager.job import format_indexes, parse_indexes
+    assert format_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6-7"
+    assert parse_indexes("0-2,4,6-7") == {0, 1, 2, 4, 6, 7}
+    assert format_indexes(set()) == ""
+
+
+def test_cron_schedules():
+    from datetime import UTC, datetime
+
+    from kubeling.services.controller_manager.cron import Schedule
+    t = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)  # a Thursday
+    assert Schedule("*/5 * * * *").next_after(t) == datetime(2026, 1, 1, 10, 10, tzinfo=UTC)
+    assert Schedule("@hourly").next_after(t) == datetime(2026, 1, 1, 11, 0, tzinfo=UTC)
+    assert Schedule("0 9 * * mon-fri").next_after(t) == datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+    assert Schedule("0 0 1 feb *").next_after(t) == datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
+    # both day fields restricted: either matches (the 13th, or any Friday)
+    assert Schedule("0 0 13 * 5").next_after(t) == datetime(2026, 1, 2, 0, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        Schedule("* * *")
+    with pytest.raises(ValueError):
+        Schedule("61 * * * *")
