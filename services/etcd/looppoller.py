@@ -68,10 +68,13 @@ class LoopTransport(TCPTransport):
 class LoopTicker:
     """Drives `SyncObj.doTick` from the event loop: after socket activity and every `period`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float, lone: bool = False) -> None:
         self.sync = None
         self.loop = loop
         self.period = period
+        # A lone member appends an entry in one tick and commits it in the next; no peer message
+        # would wake it in between, so it ticks twice per wake-up.
+        self.ticks_per_wake = 2 if lone else 1
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.poller = LoopPoller(loop, self.soon)
@@ -92,7 +95,8 @@ class LoopTicker:
     def _tick(self) -> None:
         self._scheduled = False
         try:
-            self.sync.doTick(0.0)
+            for _ in range(self.ticks_per_wake):
+                self.sync.doTick(0.0)
         except Exception:
             log.exception("raft tick failed")
 

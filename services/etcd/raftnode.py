@@ -94,7 +94,7 @@ class RaftNode:
         self.ticker: LoopTicker | None = None
         extra: dict[str, Any] = {}
         if settings.tick_on_loop:
-            self.ticker = LoopTicker(loop, period=0.01 if settings.peers else 0.002)
+            self.ticker = LoopTicker(loop, period=0.01, lone=not settings.peers)
             extra["transportClass"] = self.ticker.transport_class()
         self.sync = SyncObj(
             cluster.self_member.raft_address,
