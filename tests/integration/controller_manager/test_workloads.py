@@ -89,6 +89,23 @@ def test_replicaset_creates_replaces_scales_and_reports_status(kc: CMCluster):
     wait_until(lambda: rs_status(kc, "myapp-replicaset").get("replicas") == 2, 30, what="status.replicas=2")
 
 
+def test_burst_scale_up_never_overshoots(kc: CMCluster):
+    kc.apply_yaml(RS_YAML.replace("myapp-replicaset", "burst").replace("front-end", "burst").replace("replicas: 3", "replicas: 1"))
+    kc.running("type=burst", 1)
+    kc.kubectl("scale", "rs", "burst", "--replicas=25", check=True)
+    most = 0
+
+    def all_up() -> bool:
+        nonlocal most
+        pods = kc.pods("type=burst")
+        most = max(most, len(pods))
+        assert len(pods) <= 25, f"{len(pods)} pods for 25 replicas"
+        return len(pods) == 25 and all(p["status"].get("phase") == "Running" for p in pods)
+    wait_until(all_up, 90, interval=0.05, what="25 Running pods")
+    assert most == 25
+    kc.kubectl("delete", "rs", "burst", check=True)
+
+
 def test_replicaset_adopts_orphans_and_releases_relabeled_pods(kc: CMCluster):
     orphan = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan-1", "labels": {"tier": "adopt"}},
               "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
