@@ -26,6 +26,7 @@ from .kubelet.nodestatus import NodeStatusManager
 from .kubelet.server import kubelet_api
 from .kubelet.static import StaticPods
 from .dns import ClusterDNS
+from .metrics import registry as metrics_registry
 from .proxy.proxier import Proxier
 
 
@@ -117,9 +118,11 @@ async def run(args: argparse.Namespace) -> int:
         except OSError as e:
             log.warning("cannot serve cluster DNS", extra={"port": args.dns_port, "err": e.strerror or str(e)})
             dns = None
+    kubelet.node_getter = lambda: nsm.node
     kubelet.runtime.dns = dns_addr
     kubelet.runtime.cluster_domain = args.cluster_domain
-    routes = health_routes(lambda: nsm.registered.is_set() and kubelet.ready() and (proxier is None or proxier.ready()))
+    routes = health_routes(lambda: nsm.registered.is_set() and kubelet.ready() and (proxier is None or proxier.ready()),
+                           metrics_registry(args.node_name, kubelet, proxier))
     server = await HTTPServer(kubelet_api(kubelet, routes, proxier), args.node_ip, args.kubelet_port).start()
     nsm.kubelet_port = server.port
     log.info("kubelet API listening", extra={"address": f"{args.node_ip}:{server.port}"})

@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubeling.shared.client import PODS, ApiError, Client, Unavailable
 from kubeling.shared.events import EventRecorder, now_rfc3339
 from kubeling.shared.informer import Handlers, Informer
+from kubeling.shared import quantity
+from kubeling.shared.resources import pod_requests
+from kubeling.shared.selectors import match_labels, match_node_selector
 
 from . import images
 from .backoff import Backoff
@@ -46,6 +50,8 @@ class PodRecord:
     last_status: Obj | None = None
     start_time: str = ""
     prior_restarts: dict[str, int] = field(default_factory=dict)  # from a previous agent's status
+    final_phase: str = ""  # Succeeded/Failed, once reached
+    admitted: bool | None = None  # kubelet admission verdict, decided on the first sync
     initialized: bool = False  # every init container succeeded once (sidecars started)
     adopted_terminal: bool = False  # finished before this agent started: never run again
     deleted: bool = False  # gone from the API: tear down and forget
@@ -72,6 +78,7 @@ class Kubelet:
         self._backoff_reported: dict[str, set[str]] = {}
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
         self.static: StaticPods | None = None
+        self.node_getter: Callable[[], Obj | None] = lambda: None  # the registered Node, for admission
         self.informer.add_handlers(Handlers(self._pod_seen, lambda _o, n: self._pod_seen(n), self._pod_gone))
 
     # -- wiring --------------------------------------------------------------------------------
@@ -221,8 +228,11 @@ class Kubelet:
                 if e.code not in (404, 409):
                     raise
             return 5.0
+        if rec.admitted is None:
+            rec.admitted = await self._admit(rec)
         if rec.finished:
-            await self._push_status(rec)
+            if rec.admitted:
+                await self._push_status(rec)
             return None
         next_wake: list[float] = []
         if not rec.sandbox_id:
@@ -234,10 +244,57 @@ class Kubelet:
                 await self._sync_container(rec, c, policy, next_wake, init=False)
         status = await self._push_status(rec)
         if status and status.get("phase") in ("Succeeded", "Failed"):
-            # A finished pod keeps its IP in status, but its containers are gone for good.
+            # A finished pod keeps its IP in status, but its containers are gone for good; the
+            # phase is final (stopping its sidecars must not make it look unfinished again).
             rec.finished = True
+            rec.final_phase = status["phase"]
             await self._kill_pod(rec, 0)
         return min(next_wake) if next_wake else None
+
+    def admission_failure(self, rec: PodRecord) -> tuple[str, str] | None:
+        """The kubelet's own admission check (GeneralPredicates) for pods it is handed - also
+        those bound with spec.nodeName, bypassing the scheduler: resources, pod count, selector."""
+        node = self.node_getter()
+        if not node or rec.pod["metadata"].get("annotations", {}).get("kubernetes.io/config.source") == "file":
+            return None
+        alloc = (node.get("status") or {}).get("allocatable") or {}
+        spec = rec.pod.get("spec") or {}
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        if not match_labels(spec.get("nodeSelector"), labels) or (required is not None and not match_node_selector(required, node)):
+            return "NodeAffinity", "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector"
+        others = [r for r in self.pods.values() if r is not rec and r.admitted and not r.finished and not r.deleted]
+        max_pods = int(alloc.get("pods") or 110)
+        if len(others) + 1 > max_pods:
+            return "OutOfpods", (f"Pod was rejected: Node didn't have enough resource: pods, requested: 1, "
+                                 f"used: {len(others)}, capacity: {max_pods}")
+        want = pod_requests(rec.pod)
+        used_cpu = sum(pod_requests(r.pod).milli_cpu for r in others)
+        used_mem = sum(pod_requests(r.pod).memory for r in others)
+        for res, req, used, cap in (("cpu", want.milli_cpu, used_cpu, quantity.milli_value(alloc.get("cpu", 0))),
+                                    ("memory", want.memory, used_mem, quantity.value(alloc.get("memory", 0)))):
+            if req and req > cap - used:
+                return f"OutOf{res}", (f"Pod was rejected: Node didn't have enough resource: {res}, requested: {req}, "
+                                     f"used: {used}, capacity: {cap}")
+        return None
+
+    async def _admit(self, rec: PodRecord) -> bool:
+        if rec.adopted_terminal or (rec.pod.get("status") or {}).get("phase") in ("Running",):
+            return True  # already admitted by this node before
+        failure = self.admission_failure(rec)
+        if failure is None:
+            return True
+        reason, message = failure
+        rec.finished = True
+        self.recorder.event(rec.pod, "Warning", reason, message.removeprefix("Pod was rejected: "))
+        md = rec.pod["metadata"]
+        status = {"phase": "Failed", "reason": reason, "message": message, "startTime": now_rfc3339()}
+        try:
+            await self.client.patch(PODS, md["name"], {"status": status}, md.get("namespace"), subresource="status")
+        except (ApiError, Unavailable, OSError) as e:
+            log.warning("could not report pod rejection", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
+        log.info("pod rejected at admission", extra={"pod": _pod_ref(rec.pod), "reason": reason})
+        return False
 
     async def _ensure_sandbox(self, rec: PodRecord) -> None:
         assert self.ipam is not None
@@ -472,7 +529,7 @@ class Kubelet:
                 st["started"] = self.prober.started(latest.id)
                 st["ready"] = st["started"] and self.prober.ready(latest.id)
             statuses.append(st)
-        phase = get_phase(pod, init_statuses, statuses)
+        phase = rec.final_phase or get_phase(pod, init_statuses, statuses)
         if rec.finished or (pod["metadata"].get("deletionTimestamp") and not any(
                 c.state == RUNNING for c in self.runtime.list_containers(rec.sandbox_id))):
             for s in statuses + init_statuses:

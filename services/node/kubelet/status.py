@@ -65,7 +65,8 @@ def get_phase(pod: Obj, init_statuses: list[Obj], statuses: list[Obj]) -> str:
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     pending_init = False
     side = sidecars(pod)
-    initialized = any("running" in (s.get("state") or {}) or (s.get("lastState") or {}) for s in statuses)
+    initialized = any(("running" in (s.get("state") or {})) or ("terminated" in (s.get("state") or {}))
+                      or bool(s.get("lastState")) for s in statuses)
     for s in init_statuses:
         state = s.get("state") or {}
         if s.get("name") in side:

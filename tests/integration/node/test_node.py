@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from tests.integration.node.cluster import KubeCluster, curl, pod_manifest
@@ -42,6 +43,10 @@ def test_node_registers_with_capacity_labels_conditions_and_heartbeats(kc: KubeC
                what="node lease renewal")
     out = kc.kubectl("get", "nodes", check=True).stdout
     assert "node-1   Ready" in out and "node-2   Ready" in out
+    port = st["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    metrics = httpx.get(f"http://{kc.node_ips['node-1']}:{port}/metrics", timeout=5).text
+    assert 'kubelet_node_name{node="node-1"} 1.0' in metrics and "kubelet_running_pods" in metrics
+    assert httpx.get(f"http://{kc.node_ips['node-1']}:{port}/healthz", timeout=5).text == "ok"
 
 
 def test_pod_runs_with_an_ip_from_the_podcidr_and_its_ports_answer(kc: KubeCluster):
@@ -269,3 +274,15 @@ def test_containers_of_a_pod_share_localhost(kc: KubeCluster):
                      what="client output")
     assert out == "container: duo\n"  # the nginx container of the same pod answered on localhost
     kc.delete_pods("duo")
+
+
+def test_kubelet_admission_rejects_a_manually_scheduled_pod_that_does_not_fit(kc: KubeCluster):
+    kc.apply(pod_manifest("manual-ok", "nginx", nodeName="node-2"))  # manual scheduling: no scheduler involved
+    running(kc, "manual-ok")
+    kc.apply(pod_manifest("manual-big", "nginx", nodeName="node-2", resources={"requests": {"cpu": "100"}}))
+    p = kc.wait_pod("manual-big", lambda p: p["status"].get("phase") == "Failed", what="rejected at admission")
+    assert p["status"]["reason"] == "OutOfcpu"
+    assert p["status"]["message"] == ("Pod was rejected: Node didn't have enough resource: cpu, requested: 100000, "
+                                      "used: 0, capacity: 4000")
+    assert "OutOfcpu" in kc.kubectl("get", "pod", "manual-big", check=True).stdout
+    kc.delete_pods("manual-ok", "manual-big")
