@@ -4,6 +4,7 @@ member's client URLs. The gateway (gateway.py) serves clients on top of it.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import math
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from kubeling.shared import flags
 
 from .members import Cluster
 from .raftnode import Proposer, RaftNode, RaftSettings
@@ -42,24 +45,10 @@ def parse_duration(text: str) -> float:
         return float(text) * 3600.0
     except ValueError:
         pass
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    total, num = 0.0, ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c.isdigit() or c == ".":
-            num += c
-            i += 1
-            continue
-        unit = "ms" if text.startswith("ms", i) else c
-        if unit not in units or not num:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(num) * units[unit]
-        num = ""
-        i += len(unit)
-    if num:
-        raise ValueError(f"invalid duration {text!r} (missing unit)")
-    return total
+    try:
+        return flags.duration(text)
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(str(e)) from None
 
 
 class Metrics:

@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass
 
 from kubeling.cli import COMMANDS
+from kubeling.shared import flags
 
 from .state import ClusterDir, Component, Plan
 
@@ -103,12 +104,15 @@ def make_plan(opts: UpOptions, cdir: ClusterDir) -> Plan:
                 "--node-monitor-grace-period", opts.node_monitor_grace_period,
                 "--pod-eviction-timeout", opts.pod_eviction_timeout]))
     if available("node"):
+        # Upstream renews node leases every quarter of their duration; a drill that shortens the
+        # grace period (say 4s) needs heartbeats that often too, or healthy nodes would flap.
+        heartbeat = min(10.0, max(0.5, flags.duration(opts.node_monitor_grace_period) / 4))
         for i in range(1, opts.nodes + 1):
             ip = f"127.0.1.{i}"
             plan.node_ips[f"node-{i}"] = ip
             plan.components.append(Component(f"node-{i}", "node", [
                 "node", "--node-name", f"node-{i}", "--kubeconfig", kubeconfig, "--node-ip", ip,
-                "--pod-cidr", f"127.244.{i}.0/24"]))
+                "--pod-cidr", f"127.244.{i}.0/24", "--node-status-update-frequency", f"{heartbeat:g}"]))
     return plan
 
 
