@@ -15,6 +15,7 @@ import logging
 import signal
 
 from kubeling.shared import kubeconfig, log as klog
+from kubeling.shared.flags import boolean, duration
 from kubeling.shared.client import ENDPOINTSLICES, NODES, SERVICES, ApiError, Client
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.health import health_routes
@@ -57,14 +58,6 @@ def parse_taints(s: str) -> list[dict[str, str]]:
     return out
 
 
-def _bool(s: str) -> bool:
-    if s.lower() in ("true", "1", "yes"):
-        return True
-    if s.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {s!r}")
-
-
 def derive_pod_cidr(node_ip: str) -> str:
     ip = ipaddress.ip_address(node_ip)
     last = int(ip) & 0xFF
@@ -87,9 +80,10 @@ def parser() -> argparse.ArgumentParser:
                    help="kubelet API port (logs, health, metrics); plain HTTP")
     p.add_argument("--pod-cidr", help="pod IP range when the Node has no spec.podCIDR")
     p.add_argument("--pod-manifest-path", help="directory of static pod manifests (kubeadm's /etc/kubernetes/manifests)")
-    p.add_argument("--file-check-frequency", type=float, default=2.0, help="seconds between reads of --pod-manifest-path")
-    p.add_argument("--node-status-update-frequency", type=float, default=10.0, help="seconds between heartbeats")
-    p.add_argument("--proxy", type=_bool, nargs="?", const=True, default=True,
+    p.add_argument("--file-check-frequency", type=duration, default=2.0, help="time between reads of --pod-manifest-path, e.g. 20s")
+    p.add_argument("--node-status-update-frequency", type=duration, default=10.0,
+                   help="time between heartbeats (Lease and status), e.g. 10s")
+    p.add_argument("--proxy", type=boolean, nargs="?", const=True, default=True,
                    help="run kube-proxy in this agent (Services -> rules and the userspace data path); default true")
     p.add_argument("--cluster-domain", default="cluster.local", help="DNS domain of the cluster")
     p.add_argument("--dns-port", type=int, default=53,

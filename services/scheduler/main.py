@@ -9,12 +9,12 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import signal
 import socket
 import uuid
 
 from kubeling.shared import kubeconfig, log as klog
+from kubeling.shared.flags import boolean, duration
 from kubeling.shared.client import Client
 from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer, Request, Response, text
@@ -22,29 +22,6 @@ from kubeling.shared.leaderelection import LeaderElector
 
 from .metrics import Metrics
 from .scheduler import Scheduler
-
-
-def duration(s: str) -> float:
-    """Go-style durations as upstream flags take them: 15s, 2m, 1m30s, 500ms, or plain seconds."""
-    if re.fullmatch(r"\d+(\.\d+)?", s):
-        return float(s)
-    total, pos = 0.0, 0
-    for m in re.finditer(r"(\d+(?:\.\d+)?)(ms|s|m|h)", s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise argparse.ArgumentTypeError(f"invalid duration {s!r}")
-    return total
-
-
-def boolean(s: str) -> bool:
-    if s.lower() in ("true", "1", "yes"):
-        return True
-    if s.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {s!r}")
 
 
 def parser() -> argparse.ArgumentParser:

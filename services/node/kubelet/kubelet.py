@@ -30,7 +30,7 @@ from .ipam import IPAM
 from .program import StartError
 from .prober import Prober
 from .static import StaticPods, is_mirror
-from .runtime import EXITED, RUNNING, Container, FakeRuntime, ImagePullError, rfc3339
+from .runtime import EXITED, RUNNING, Container, FakeRuntime, ImagePullError
 from .status import conditions, container_status, get_phase, qos_class
 
 log = logging.getLogger("kubelet")
