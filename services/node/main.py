@@ -102,6 +102,7 @@ async def run(args: argparse.Namespace) -> int:
                             args.max_pods, args.node_labels, args.register_with_taints, args.pod_cidr,
                             update_period=args.node_status_update_frequency)
     services, slices = Informer(client, SERVICES), Informer(client, ENDPOINTSLICES)
+    nsm.recorder = recorder
     proxier = Proxier(services, slices, args.node_name, args.node_ip) if args.proxy else None
     dns = ClusterDNS(services, slices, args.cluster_domain) if args.dns_port else None
     dns_addr: tuple[str, int] | None = None

@@ -67,12 +67,17 @@ class Scheduler:
         spec = pod.get("spec") or {}
         return (spec.get("schedulerName") or "default-scheduler") == self.name
 
+    @staticmethod
+    def _gated(pod: Obj) -> bool:
+        """SchedulingGates (PreEnqueue): a pod with gates is not tried until they are removed."""
+        return bool((pod.get("spec") or {}).get("schedulingGates"))
+
     def _pod_added(self, pod: Obj) -> None:
         if _assigned(pod):
             if not _terminal(pod):
                 self.cache.add_or_update_pod(pod)
             self.queue.done(pod)
-        elif self._responsible(pod) and not (pod.get("metadata") or {}).get("deletionTimestamp"):
+        elif self._responsible(pod) and not (pod.get("metadata") or {}).get("deletionTimestamp") and not self._gated(pod):
             self.queue.add(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
@@ -84,7 +89,7 @@ class Scheduler:
             else:
                 self.cache.add_or_update_pod(new)
         elif self._responsible(new):
-            if (new.get("metadata") or {}).get("deletionTimestamp"):
+            if (new.get("metadata") or {}).get("deletionTimestamp") or self._gated(new):
                 self.queue.delete(new)
             elif _sched_relevant(old) != _sched_relevant(new):
                 self.queue.update(new)

@@ -43,6 +43,7 @@ class NodeStatusManager:
         self.machine_id = uuid.uuid5(uuid.NAMESPACE_DNS, name).hex
         self.node: Obj | None = None
         self.registered = asyncio.Event()
+        self.recorder: Any = None  # an EventRecorder, for the node's own events
         self.heartbeats = 0
 
     def resources(self) -> Obj:
@@ -103,11 +104,21 @@ class NodeStatusManager:
                     self.node = await self._adopt()
                     log.info("node already registered; updated it", extra={"node": self.name})
                 self.registered.set()
+                self._announce()
                 return self.node
             except (ApiError, Unavailable, OSError) as e:
                 log.warning("node registration failed; retrying", extra={"err": str(e)[:200], "in": delay})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 7.0)
+
+    def _announce(self) -> None:
+        """The node events a starting kubelet records (shown by `kubectl describe node`)."""
+        if self.recorder is None:
+            return
+        ref = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": self.name, "uid": self.name, "namespace": ""}}
+        self.recorder.event(ref, "Normal", "Starting", "Starting kubelet.")
+        for reason in ("NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID", "NodeReady"):
+            self.recorder.event(ref, "Normal", reason, f"Node {self.name} status is now: {reason}")
 
     async def _adopt(self) -> Obj:
         cur = await self.client.get(NODES, self.name)

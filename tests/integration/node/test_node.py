@@ -47,6 +47,11 @@ def test_node_registers_with_capacity_labels_conditions_and_heartbeats(kc: KubeC
     metrics = httpx.get(f"http://{kc.node_ips['node-1']}:{port}/metrics", timeout=5).text
     assert 'kubelet_node_name{node="node-1"} 1.0' in metrics and "kubelet_running_pods" in metrics
     assert httpx.get(f"http://{kc.node_ips['node-1']}:{port}/healthz", timeout=5).text == "ok"
+    reasons = wait_until(lambda: (lambda r: r if "NodeReady" in r else None)(
+        [e["reason"] for e in kc.events_for("node-1") if e["involvedObject"]["kind"] == "Node"]), timeout=10,
+        what="node events")
+    assert "Starting" in reasons and "NodeHasSufficientMemory" in reasons
+    assert "Starting kubelet." in kc.kubectl("describe", "node", "node-1", check=True).stdout
 
 
 def test_pod_runs_with_an_ip_from_the_podcidr_and_its_ports_answer(kc: KubeCluster):

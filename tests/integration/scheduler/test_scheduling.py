@@ -148,3 +148,13 @@ def test_pod_anti_affinity_spreads_a_group_and_blocks_the_third(kc: KubeCluster)
     kc.delete_pods("cache-1")
     assert scheduled_on(kc, "cache-3") in ("node-a", "node-b")
     kc.delete_pods("cache-2", "cache-3")
+
+
+def test_scheduling_gates_hold_a_pod(kc: KubeCluster):
+    # (Removing the gates is not tested: the apiserver does not yet allow that spec update.)
+    kc.apply(pod_manifest("gated", schedulingGates=[{"name": "example.com/wait"}]))
+    kc.kubectl("run", "marker", "--image=nginx", check=True)  # a later pod is scheduled meanwhile
+    scheduled_on(kc, "marker")
+    p = kc.pod("gated")
+    assert not p["spec"].get("nodeName") and not [e for e in kc.events_for("gated") if e["reason"] == "FailedScheduling"]
+    kc.delete_pods("gated", "marker")
