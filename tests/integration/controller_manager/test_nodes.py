@@ -3,6 +3,7 @@ its pods move to the surviving node; taints go when it comes back. Short flags k
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +29,12 @@ def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CMCluster]:
 
 def node(kc: CMCluster, name: str) -> dict:
     return kc.get(f"/api/v1/nodes/{name}")
+
+
+def answers(url: str) -> bool:
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", url],
+                       capture_output=True, text=True, check=False)
+    return r.stdout == "200"
 
 
 def with_cidr(n: dict) -> dict | None:
@@ -62,6 +69,16 @@ def test_ipam_gives_a_node_without_a_range_a_free_podcidr(kc: CMCluster):
 
 
 DEPLOY = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: spread
+spec:
+  type: NodePort
+  selector: {app: spread}
+  ports:
+  - {port: 80, targetPort: 80}
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -89,6 +106,9 @@ def test_killed_node_is_tainted_and_its_pods_move_then_it_recovers(kc: CMCluster
     moved = {p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == victim}
     assert moved
     assert not taints(node(kc, victim))
+    port = kc.get("/api/v1/namespaces/default/services/spread")["spec"]["ports"][0]["nodePort"]
+    url = f"http://{kc.node_ips[survivor]}:{port}/"
+    wait_until(lambda: answers(url), 30, what="NodePort answering on the survivor")
 
     kc.nodes[victim].kill()  # SIGKILL: no goodbye, the lease just stops being renewed
     wait_until(lambda: ready_status(node(kc, victim)) == "Unknown", 20, what=f"{victim} Ready=Unknown")
@@ -105,6 +125,8 @@ def test_killed_node_is_tainted_and_its_pods_move_then_it_recovers(kc: CMCluster
                            if p["metadata"]["name"] in moved), 30, what="victim's pods evicted")
     live = kc.running("app=spread", 4, timeout=60)
     assert {p["spec"]["nodeName"] for p in live} == {survivor}
+    # the survivor's NodePort serves every request once the dead node's pods left the endpoints
+    assert all(answers(url) for _ in range(10))
     ev = kc.http.get("/api/v1/namespaces/default/events",
                      params={"fieldSelector": "reason=TaintManagerEviction"}).json()["items"]
     assert {e["involvedObject"]["name"] for e in ev} >= moved
