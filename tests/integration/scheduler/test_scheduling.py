@@ -158,3 +158,20 @@ def test_scheduling_gates_hold_a_pod(kc: KubeCluster):
     p = kc.pod("gated")
     assert not p["spec"].get("nodeName") and not [e for e in kc.events_for("gated") if e["reason"] == "FailedScheduling"]
     kc.delete_pods("gated", "marker")
+
+
+def test_topology_spread_constraint_counts_the_tainted_nodes_domain(kc: KubeCluster):
+    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "spread"}}}]
+    names = ["spread-1", "spread-2", "spread-3"]
+    for n in names[:2]:
+        kc.apply(pod_manifest(n, labels={"app": "spread"}, topologySpreadConstraints=spread))
+        scheduled_on(kc, n)
+    assert {scheduled_on(kc, "spread-1"), scheduled_on(kc, "spread-2")} == {"node-a", "node-b"}
+    # node-c's domain holds 0 such pods (taints are ignored when counting domains, as upstream's
+    # nodeTaintsPolicy: Ignore), so a second pod on node-a or node-b would make the skew 2.
+    kc.apply(pod_manifest("spread-3", labels={"app": "spread"}, topologySpreadConstraints=spread))
+    assert failed_scheduling(kc, "spread-3") == (
+        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, "
+        "2 node(s) didn't match pod topology spread constraints.")
+    kc.delete_pods(*names)

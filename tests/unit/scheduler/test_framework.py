@@ -197,3 +197,29 @@ def test_preferred_pod_affinity_scores():
     p = labelled("web", app="web")
     p["spec"]["affinity"] = pref
     assert all(fw.schedule(p, nodes)[0] in ("b", "c") for _ in range(6))
+
+
+def test_topology_spread_constraints_filter_and_score():
+    fw = Framework()
+    zones = [node("a1", labels={"zone": "a"}), node("a2", labels={"zone": "a"}), node("b1", labels={"zone": "b"}),
+             node("nolabel")]
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    nodes = infos(*zones, pods={"a1": [labelled("w1", "a1", app="web")]})
+    p = labelled("w2", app="web")
+    p["spec"]["topologySpreadConstraints"] = spread
+    assert all(fw.schedule(p, nodes)[0] == "b1" for _ in range(4))  # zone a has 1, b has 0: only b keeps skew <= 1
+    cordoned_b = node("b1", labels={"zone": "b"}, unschedulable=True)  # still a domain that counts
+    nodes = infos(zones[0], zones[1], cordoned_b, zones[3],
+                  pods={"a1": [labelled("w1", "a1", app="web")], "b1": [labelled("w3", "b1", app="web")],
+                        "a2": [labelled("w4", "a2", app="web")]})
+    with pytest.raises(FitError) as e:
+        fw.schedule(p, nodes)
+    assert e.value.message == ("0/4 nodes are available: 1 node(s) didn't match pod topology spread constraints "
+                               "(missing required label), 1 node(s) were unschedulable, "
+                               "2 node(s) didn't match pod topology spread constraints.")
+    soft = [dict(spread[0], whenUnsatisfiable="ScheduleAnyway")]
+    q = labelled("w5", app="web")
+    q["spec"]["topologySpreadConstraints"] = soft
+    assert all(fw.schedule(q, infos(*zones, pods={"a1": [labelled("w1", "a1", app="web")]}))[0] in ("b1", "nolabel")
+               for _ in range(6))

@@ -12,7 +12,8 @@ from .podtopologyspread import PodTopologySpread
 from .tainttoleration import TaintToleration
 
 # Filter order as upstream's default profile runs them (cheap, decisive checks first).
-FILTERS = [NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, InterPodAffinity]
+FILTERS = [NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread,
+           InterPodAffinity]
 # Score plugins with upstream's default weights.
 SCORES = [(TaintToleration, 3), (NodeAffinity, 2), (PodTopologySpread, 2), (InterPodAffinity, 2),
           (NodeResourcesFit, 1), (BalancedAllocation, 1)]
