@@ -56,6 +56,8 @@ for repo, (ep, cmd, ports) in _SERVERS.items():
 for repo, cmd in _SHELLS.items():
     REGISTRY[repo] = Image(repo, (), cmd)
 REGISTRY["hello-world"] = Image("hello-world", (), ("/hello",))
+REGISTRY["polinux/stress"] = Image("polinux/stress", (), ("stress",))
+REGISTRY["vish/stress"] = Image("vish/stress", (), ("stress",))
 
 
 def repository(ref: str) -> str:

@@ -374,8 +374,10 @@ class Kubelet:
         md = rec.pod["metadata"]
         env = self._env(rec, c)
         ports = [int(p["containerPort"]) for p in c.get("ports") or [] if (p.get("protocol") or "TCP") == "TCP"]
+        limit = ((c.get("resources") or {}).get("limits") or {}).get("memory")
         cid = await self.runtime.create_container(rec.sandbox_id, name, attempt, c.get("image", ""), argv, env, ports,
-                                                  {"io.kubernetes.pod.name": md["name"]})
+                                                  {"io.kubernetes.pod.name": md["name"]},
+                                                  memory_limit=quantity.value(limit) if limit else 0)
         self.recorder.event(rec.pod, "Normal", "Created", f"Created container: {name}")
         try:
             await self.runtime.start_container(cid)

@@ -39,6 +39,10 @@ class StartError(Exception):
     """The runtime could not exec argv[0] (exit code 128, reason StartError)."""
 
 
+class OOMKilled(Exception):
+    """The process asked for more memory than its cgroup limit: the kernel kills it (137)."""
+
+
 class _Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
@@ -57,6 +61,7 @@ class Context:
     files: dict[str, str] = field(default_factory=dict)  # the container's writable filesystem (exec probes see it)
     dns_server: str = ""
     pod_ip: str = ""  # containers of a pod share its network: localhost is the pod's own IP
+    memory_limit: int = 0  # bytes (resources.limits.memory); 0 = unlimited
 
 
 def _now() -> str:
@@ -489,6 +494,41 @@ async def _test(p: Process, argv: list[str]) -> int:
     return 0 if ok != neg else 1
 
 
+def _bytes(s: str) -> int:
+    m = re.fullmatch(r"(\d+)([bBkKmMgG]?)", s)
+    if not m:
+        return 0
+    return int(m.group(1)) * {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
+
+
+async def _stress(p: Process, argv: list[str]) -> int:
+    """polinux/stress, as in the Kubernetes docs' memory-limit example: `--vm N --vm-bytes 250M
+    --vm-hang 1` allocates N x bytes and holds them; over the container's memory limit the
+    kernel's OOM killer ends it (OOMKilled, 137)."""
+    args = argv[1:]
+    vm = 0
+    vm_bytes = 256 * 1024**2
+    timeout = 0
+    for i, a in enumerate(args):
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if a in ("--vm", "-m"):
+            vm = int(nxt) if nxt.isdigit() else 1
+        elif a == "--vm-bytes":
+            vm_bytes = _bytes(nxt) or vm_bytes
+        elif a in ("--timeout", "-t"):
+            timeout = int(re.sub(r"\D", "", nxt) or 0)
+    p.out(f"stress: info: [1] dispatching hogs: 0 cpu, 0 io, {vm} vm, 0 hdd")
+    if vm and p.ctx.memory_limit and vm * vm_bytes > p.ctx.memory_limit:
+        await asyncio.sleep(0.2)  # the allocation grows until the cgroup limit is hit
+        raise OOMKilled()
+    if timeout:
+        await asyncio.sleep(timeout)
+        p.out(f"stress: info: [1] successful run completed in {timeout}s")
+        return 0
+    await asyncio.Event().wait()
+    return 0
+
+
 async def _touch(p: Process, argv: list[str]) -> int:
     for f in argv[1:]:
         if not f.startswith("-"):
@@ -596,7 +636,7 @@ BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
     "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,
     "date": _date, "hostname": _hostname, "env": _env, "printenv": _env, "tail": _tail, "wget": _fetch,
     "curl": _fetch, "nslookup": _nslookup, "[": _test, "test": _test, "touch": _touch, "rm": _rm, "cat": _cat,
-    "ls": _ls,
+    "ls": _ls, "stress": _stress,
 }
 
 HELLO = ["", "Hello from Docker!", "This message shows that your installation appears to be working correctly.", ""]

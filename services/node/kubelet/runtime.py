@@ -21,7 +21,7 @@ from typing import Any
 from kubeling.shared.httpserver import HTTPServer, Request, Response
 
 from . import images
-from .program import Context, Process, StartError
+from .program import Context, OOMKilled, Process, StartError
 
 log = logging.getLogger("kubelet.runtime")
 
@@ -81,6 +81,7 @@ class Container:
     log_changed: asyncio.Event = field(default_factory=asyncio.Event)
     stop_requested: bool = False
     files: dict[str, str] = field(default_factory=dict)
+    memory_limit: int = 0
 
 
 def rfc3339(t: float) -> str:
@@ -151,14 +152,16 @@ class FakeRuntime:
     # -- containers ---------------------------------------------------------------------------
 
     async def create_container(self, sid: str, name: str, attempt: int, image: str, argv: list[str],
-                               env: dict[str, str], ports: list[int], labels: dict[str, str] | None = None) -> str:
+                               env: dict[str, str], ports: list[int], labels: dict[str, str] | None = None,
+                               memory_limit: int = 0) -> str:
         if sid not in self.sandboxes:
             raise KeyError(f"sandbox {sid} not found")
         image_ref = self.image_status(image)
         if image_ref is None:
             raise ImagePullError(f"image {image} not present")
         cid = self._new_id()
-        self.containers[cid] = Container(cid, sid, name, attempt, image, image_ref, argv, env, ports, labels or {})
+        self.containers[cid] = Container(cid, sid, name, attempt, image, image_ref, argv, env, ports, labels or {},
+                                         memory_limit=memory_limit)
         return cid
 
     async def start_container(self, cid: str) -> None:
@@ -169,7 +172,7 @@ class FakeRuntime:
         image_ports = tuple(p for p in (img.ports if img else ()) if p not in c.ports)
         ctx = Context(log=lambda line: self._log(c, line), env=dict(c.env), hostname=sb.hostname,
                       serve=lambda: self._serve_forever(c, sb, image_ports), image_ports=img.ports if img else (),
-                      files=c.files, pod_ip=sb.ip)
+                      files=c.files, pod_ip=sb.ip, memory_limit=c.memory_limit)
         if self.dns:
             from ..dns import resolve
             server, domain, ns = self.dns, self.cluster_domain, sb.namespace
@@ -192,8 +195,11 @@ class FakeRuntime:
 
     async def _run(self, c: Container) -> None:
         assert c.process is not None
+        oom = False
         try:
             code = await c.process.run()
+        except OOMKilled:
+            code, oom = 137, True
         except asyncio.CancelledError:
             code = c.exit_code if c.stop_requested and c.exit_code else 137
         except Exception as e:  # an interpreter bug must look like a crash, not kill the agent
@@ -204,7 +210,7 @@ class FakeRuntime:
             await s.close()
         c.servers.clear()
         c.exit_code = code
-        c.reason = "Completed" if code == 0 else "Error"
+        c.reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
         c.finished_at = time.time()
         c.state = EXITED
         c.log_changed.set()

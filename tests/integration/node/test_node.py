@@ -291,3 +291,19 @@ def test_kubelet_admission_rejects_a_manually_scheduled_pod_that_does_not_fit(kc
                                       "used: 0, capacity: 4000")
     assert "OutOfcpu" in kc.kubectl("get", "pod", "manual-big", check=True).stdout
     kc.delete_pods("manual-ok", "manual-big")
+
+
+def test_memory_limit_ooms_a_container_that_exceeds_it(kc: KubeCluster):
+    def stress(name: str, limit: str) -> dict:
+        return pod_manifest(name, "polinux/stress", command=["stress"], args=["--vm", "1", "--vm-bytes", "150M", "--vm-hang", "1"],
+                            resources={"requests": {"memory": "50Mi"}, "limits": {"memory": limit}},
+                            terminationGracePeriodSeconds=1)
+    kc.apply(stress("mem-ok", "200Mi"))
+    kc.apply(stress("mem-oom", "100Mi"))
+    running(kc, "mem-ok")
+    p = kc.wait_pod("mem-oom", lambda p: (p["status"]["containerStatuses"][0].get("lastState") or {}).get("terminated"),
+                    timeout=30, what="OOMKilled")
+    term = p["status"]["containerStatuses"][0]["lastState"]["terminated"]
+    assert term["reason"] == "OOMKilled" and term["exitCode"] == 137
+    assert "stress: info: [1] dispatching hogs" in kc.kubectl("logs", "mem-ok", check=True).stdout
+    kc.delete_pods("mem-ok", "mem-oom")
