@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kill": ("kubeling.services.launcher.commands:kill", "SIGKILL one component (failure drill)"),
     "start": ("kubeling.services.launcher.commands:start", "start one component again"),
     "restart": ("kubeling.services.launcher.commands:restart", "restart one component"),
+    "demo": ("kubeling.services.launcher.demo:main", "failure drills on a running cluster (`demo failover`)"),
 }
 
 

@@ -101,6 +101,15 @@ Drills: kubeling kill node-2 | kubeling kill etcd-0 | kubeling start node-2 | ku
 """
 
 
+def _blocks_of_other_clusters(name: str) -> set[int]:
+    """Address blocks recorded by this machine's other clusters, running or not (they keep theirs)."""
+    taken = set()
+    for other in known_clusters():
+        if other != name:
+            taken.add(ClusterDir(other).load().settings.get("address_block", 0))
+    return taken
+
+
 def up(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="kubeling up", description="Start a whole cluster on this machine's loopback: "
                                 "store members, apiserver, scheduler, controller-manager and node agents, each its own "
@@ -123,7 +132,7 @@ def up(argv: list[str]) -> int:
         opts = UpOptions(args.name, args.nodes, args.store_members, args.ha, args.node_monitor_grace_period,
                          args.node_monitor_period, args.pod_eviction_timeout)
         cdir.root.mkdir(parents=True, exist_ok=True)
-        plan = make_plan(opts, cdir)
+        plan = make_plan(opts, cdir, taken_blocks=_blocks_of_other_clusters(args.name))
         cdir.save(plan)
     t0 = time.monotonic()
     ok = bring_up(cdir, plan, args.timeout)

@@ -1,9 +1,12 @@
 """What `kubeling up` runs: the component list and every command line, decided once per cluster.
 
 Addresses follow DESIGN.md's one-machine plan, so every address says what it is: node IPs
-127.0.1.N, pod CIDRs 127.244.N.0/24 (from --cluster-cidr 127.244.0.0/16), Services from
-127.96.0.0/16. Ports are the usual ones (6443, 2379/2380, ...) when free, otherwise any free
-loopback port; they are recorded in the plan so the cluster keeps them across down/up.
+127.0.1.N, pod CIDRs 127.244.N.0/24 (cluster CIDR 127.244.0.0/20), Services from 127.96.0.0/20.
+Several clusters can run on one machine: each takes the first free *address block* k, i.e. node
+IPs 127.0.(1+k).N, pods in 127.244.16k.0/20, Services in 127.96.16k.0/20, so their node agents
+never fight over the same addresses. Ports are the usual ones (6443, 2379/2380, ...) when free,
+otherwise any free loopback port. Everything is recorded in the plan, so a cluster keeps its
+addresses and ports across down/up.
 """
 from __future__ import annotations
 
@@ -16,9 +19,42 @@ from kubeling.shared import flags
 from .state import ClusterDir, Component, Plan
 
 LOOPBACK = "127.0.0.1"
-SERVICE_RANGE = "127.96.0.0/16"
-CLUSTER_CIDR = "127.244.0.0/16"
 NODE_PORT_RANGE = "30000-32767"
+KUBELET_PORT = 10250
+MAX_BLOCKS = 16
+MAX_NODES_PER_BLOCK = 15
+
+
+@dataclass(frozen=True)
+class AddressBlock:
+    """One cluster's share of 127.0.0.0/8."""
+
+    k: int
+
+    def node_ip(self, i: int) -> str:
+        return f"127.0.{1 + self.k}.{i}"
+
+    @property
+    def cluster_cidr(self) -> str:
+        return f"127.244.{16 * self.k}.0/20"
+
+    def pod_cidr(self, i: int) -> str:
+        return f"127.244.{16 * self.k + i}.0/24"
+
+    @property
+    def service_range(self) -> str:
+        return f"127.96.{16 * self.k}.0/20"
+
+
+def free_block(nodes: int, taken: set[int] = frozenset()) -> AddressBlock:
+    """The first block whose node addresses nobody serves on yet (a kubelet port is bindable)."""
+    for k in range(MAX_BLOCKS):
+        if k in taken:
+            continue
+        block = AddressBlock(k)
+        if all(port_free(KUBELET_PORT, block.node_ip(i)) for i in range(1, nodes + 1)):
+            return block
+    raise RuntimeError(f"no free address block for {nodes} nodes among {MAX_BLOCKS} (too many clusters running?)")
 
 
 @dataclass
@@ -64,9 +100,12 @@ def available(kind: str) -> bool:
     return kind in COMMANDS
 
 
-def make_plan(opts: UpOptions, cdir: ClusterDir) -> Plan:
+def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozenset()) -> Plan:
+    if not 1 <= opts.nodes <= MAX_NODES_PER_BLOCK:
+        raise ValueError(f"--nodes must be between 1 and {MAX_NODES_PER_BLOCK}")
     ports = PortPicker()
-    plan = Plan(name=opts.name, settings=vars(opts).copy())
+    block = free_block(opts.nodes, taken_blocks)
+    plan = Plan(name=opts.name, settings=vars(opts) | {"address_block": block.k})
     # --- store
     members = [(f"etcd-{i}", ports.pick(2379 + 2 * i), ports.pick(2380 + 2 * i)) for i in range(opts.store_members)]
     initial = ",".join(f"{n}=http://{LOOPBACK}:{peer}" for n, _, peer in members)
@@ -88,31 +127,35 @@ def make_plan(opts: UpOptions, cdir: ClusterDir) -> Plan:
         plan.api_url = plan.api_url or url
         plan.components.append(Component(f"kube-apiserver-{i}", "apiserver", [
             "apiserver", f"--etcd-servers={','.join(plan.store_urls)}", "--bind-address", LOOPBACK,
-            "--secure-port", str(port), "--service-cluster-ip-range", SERVICE_RANGE,
+            "--secure-port", str(port), "--service-cluster-ip-range", block.service_range,
             "--service-node-port-range", NODE_PORT_RANGE,
         ], health_url=url + "/readyz"))
     kubeconfig = str(cdir.kubeconfig)
     if available("scheduler"):
         for i in range(replicas):
+            port = ports.pick(10259 + 100 * i)
             plan.components.append(Component(f"kube-scheduler-{i}", "scheduler", [
-                "scheduler", "--kubeconfig", kubeconfig, "--leader-elect"]))
+                "scheduler", "--kubeconfig", kubeconfig, "--leader-elect", "--bind-address", LOOPBACK,
+                "--secure-port", str(port)], health_url=f"http://{LOOPBACK}:{port}/healthz"))
     if available("controller-manager"):
         for i in range(replicas):
+            port = ports.pick(10257 + 100 * i)
             plan.components.append(Component(f"kube-controller-manager-{i}", "controller-manager", [
-                "controller-manager", "--kubeconfig", kubeconfig, "--leader-elect",
-                "--cluster-cidr", CLUSTER_CIDR, "--node-monitor-period", opts.node_monitor_period,
+                "controller-manager", "--kubeconfig", kubeconfig, "--leader-elect", "--bind-address", LOOPBACK,
+                "--secure-port", str(port),
+                "--cluster-cidr", block.cluster_cidr, "--node-monitor-period", opts.node_monitor_period,
                 "--node-monitor-grace-period", opts.node_monitor_grace_period,
-                "--pod-eviction-timeout", opts.pod_eviction_timeout]))
+                "--pod-eviction-timeout", opts.pod_eviction_timeout], health_url=f"http://{LOOPBACK}:{port}/healthz"))
     if available("node"):
         # Upstream renews node leases every quarter of their duration; a drill that shortens the
         # grace period (say 4s) needs heartbeats that often too, or healthy nodes would flap.
         heartbeat = min(10.0, max(0.5, flags.duration(opts.node_monitor_grace_period) / 4))
         for i in range(1, opts.nodes + 1):
-            ip = f"127.0.1.{i}"
+            ip = block.node_ip(i)
             plan.node_ips[f"node-{i}"] = ip
             plan.components.append(Component(f"node-{i}", "node", [
                 "node", "--node-name", f"node-{i}", "--kubeconfig", kubeconfig, "--node-ip", ip,
-                "--pod-cidr", f"127.244.{i}.0/24", "--node-status-update-frequency", f"{heartbeat:g}"]))
+                "--pod-cidr", block.pod_cidr(i), "--node-status-update-frequency", f"{heartbeat:g}"]))
     return plan
 
 

@@ -63,3 +63,16 @@ def test_up_status_kill_start_down(cluster_env):
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
     assert all(not c["pid"] for c in status(env)["components"])
+
+
+def test_demo_failover_kills_a_node_and_the_store_leader_and_the_cluster_heals(cluster_env):
+    env = cluster_env
+    kubeling(env, "up", "-d", "--name", "t", "--node-monitor-grace-period", "4s", "--pod-eviction-timeout", "5s")
+    run = kubeling(env, "demo", "failover", "--name", "t", "--timeout", "90", check=False)
+    out = run.stdout
+    assert run.returncode == 0, out + run.stderr
+    for step in ("killed node agent", "is NotReady", "replacement pods Running", "killed the store's Raft leader",
+                 "store elected", "after recovery: 30/30 requests succeeded"):
+        assert step in out, f"missing {step!r} in:\n{out}"
+    st = status(env)
+    assert all(c["pid"] for c in st["components"]), st["components"]  # the killed components run again
