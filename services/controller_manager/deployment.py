@@ -38,6 +38,7 @@ class DeploymentController(Controller):
         self.deployments.add_handlers(Handlers(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue))
         self.rss.add_handlers(Handlers(self._rs_changed, lambda old, new: self._rs_updated(old, new), self._rs_changed))
         self.pods.add_handlers(Handlers(on_delete=self._pod_deleted))
+        self._stored_status: dict[str, Obj] = {}
 
     # -- event handlers ----------------------------------------------------------------------------
 
@@ -81,8 +82,11 @@ class DeploymentController(Controller):
     async def sync(self, key: str) -> None:
         d = self.deployments.get(key)
         if d is None:
+            self._stored_status.pop(key, None)
             return
         d = copy.deepcopy(d)
+        # what the apiserver has; d["status"] collects condition edits made along the way
+        self._stored_status[key] = copy.deepcopy(d.get("status") or {})
         spec = d.get("spec") or {}
         if not (spec.get("selector") or {}).get("matchLabels") and not (spec.get("selector") or {}).get("matchExpressions"):
             self.recorder.event(d, "Warning", "SelectingAll", "This deployment is selecting all pods. A non-empty selector is required.")
@@ -422,7 +426,7 @@ class DeploymentController(Controller):
                 if (du.get_condition(status, "Progressing") or {}).get("reason") != "ProgressDeadlineExceeded":
                     self.recorder.event(d, "Warning", "ProgressDeadlineExceeded", f"{what} has timed out progressing.")
                 du.set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded", f"{what} has timed out progressing.")
-        if not _status_equal(d.get("status") or {}, status):
+        if not _status_equal(self._stored_status.get(key_of(d), d.get("status") or {}), status):
             md = d["metadata"]
             try:
                 await self.client.patch(DEPLOYMENTS, md["name"], {"status": status}, md["namespace"], subresource="status")
