@@ -145,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         auto_compaction_mode=args.auto_compaction_mode, auto_compaction_retention=args.auto_compaction_retention,
         progress_notify_interval=progress or 600.0, max_inflight_entries=max(1, args.max_inflight_entries),
     )
-    # Every write crosses threads (event loop -> Raft tick thread -> event loop). CPython hands the
-    # GIL to a waiting thread only every switch interval (5 ms by default), which would add up to
-    # that much to each hop whenever the other thread is busy; 0.5 ms keeps hops short.
+    # With `--raft-tick thread` every write crosses threads (event loop -> Raft tick thread -> event
+    # loop). CPython hands the GIL to a waiting thread only every switch interval (5 ms by default),
+    # which would add up to that much to each hop whenever the other thread is busy; 0.5 ms keeps
+    # hops short. (The default loop mode has no hops; uvicorn's and pysyncobj's helper threads
+    # still benefit.)
     sys.setswitchinterval(float(os.environ.get("KUBELING_SWITCH_INTERVAL", "0.0005")))
     server = EtcdServer(cluster, raft, opts)
     try:

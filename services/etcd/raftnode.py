@@ -114,7 +114,7 @@ class RaftNode:
             self.loop.call_soon_threadsafe(fn, *args)
 
     def _on_state_changed(self, old: int, new: int) -> None:
-        # Runs on the tick thread; only log and count.
+        # Runs inside pysyncobj's tick (on the loop, or its own thread): only log and count.
         names = {0: "follower", 1: "candidate", 2: "leader"}
         self.leader_changes += 1
         log.info("raft state changed", extra={"from": names.get(old, old), "to": names.get(new, new),
@@ -252,7 +252,7 @@ class Proposer:
             release()
             self._complete(batch, result, reason)
 
-        def on_done(result: Any, reason: int) -> None:  # tick thread: hand over, never raise
+        def on_done(result: Any, reason: int) -> None:  # inside pysyncobj's tick: hand over, never raise
             try:
                 self.node.call_on_loop(done_on_loop, result, reason)
             except RuntimeError:  # loop closed during shutdown

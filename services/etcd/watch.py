@@ -7,7 +7,8 @@ has been compacted away is cancelled with `compact_revision`. A stream whose cli
 stops being fed (its watchers keep their position in the log), so memory stays bounded and no
 event is skipped.
 
-Threads: `notify` is called on pysyncobj's tick thread and only schedules work on the loop.
+`notify` is called where entries are applied (inside pysyncobj's tick, on the loop or on its own
+thread) and only schedules the dispatch on the loop.
 """
 from __future__ import annotations
 
