@@ -72,18 +72,20 @@ class Context:
     recorder: EventRecorder
     options: Options
     metrics: Metrics
+    identity: str = ""
 
 
 class Controller:
     """Base class: subclasses set `name`, register handlers in __init__, and implement `sync`."""
 
     name = "controller"
+    event_source = "controller-manager"  # upstream's per-controller event source ("From" in kubectl describe)
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.client = ctx.client
-        self.recorder = ctx.recorder
+        self.recorder = EventRecorder(ctx.client, self.event_source, reporting_instance=ctx.identity)
         self.options = ctx.options
         self.log = logging.getLogger(f"controller-manager.{self.name}")
         self.queue = WorkQueue(ItemExponentialRateLimiter(base=0.005, max_delay=60.0))

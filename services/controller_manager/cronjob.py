@@ -45,6 +45,7 @@ def most_recent(schedule: Schedule, earliest: datetime, now: datetime) -> tuple[
 
 class CronJobController(Controller):
     name = "cronjob"
+    event_source = "cronjob-controller"
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:

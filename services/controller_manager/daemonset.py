@@ -99,6 +99,7 @@ def pin_to_node(spec: Obj, node: str) -> None:
 
 class DaemonSetController(Controller):
     name = "daemonset"
+    event_source = "daemonset-controller"
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:

@@ -28,6 +28,7 @@ Obj = dict[str, Any]
 
 class DeploymentController(Controller):
     name = "deployment"
+    event_source = "deployment-controller"
     default_workers = 5
 
     def __init__(self, ctx: Context) -> None:

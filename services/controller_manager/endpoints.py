@@ -59,6 +59,7 @@ def build_subsets(svc: Obj, pods: list[Obj]) -> list[Obj]:
 
 class EndpointsController(Controller):
     name = "endpoint"
+    event_source = "endpoint-controller"
     default_workers = 5
 
     def __init__(self, ctx: Context) -> None:

@@ -73,6 +73,7 @@ def desired_slices(svc: Obj, pods: list[Obj]) -> list[Obj]:
 
 class EndpointSliceController(Controller):
     name = "endpointslice"
+    event_source = "endpoint-slice-controller"
     default_workers = 5
 
     def __init__(self, ctx: Context) -> None:

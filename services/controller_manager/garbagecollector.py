@@ -50,6 +50,7 @@ def item(res: Resource, obj: Obj) -> str:
 
 class GarbageCollector(Controller):
     name = "garbagecollector"
+    event_source = "garbage-collector-controller"
     default_workers = 5
 
     def __init__(self, ctx: Context) -> None:

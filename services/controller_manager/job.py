@@ -85,6 +85,7 @@ def pod_index(pod: Obj) -> int | None:
 
 class JobController(Controller):
     name = "job"
+    event_source = "job-controller"
     default_workers = 5
 
     def __init__(self, ctx: Context) -> None:

@@ -102,8 +102,8 @@ async def run(args: argparse.Namespace) -> int:
                       terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
                       concurrent={ctl: getattr(args, f"concurrent_{ctl}") for ctl in CONCURRENT.values()
                                   if getattr(args, f"concurrent_{ctl}") is not None})
-    recorder = EventRecorder(client, "controller-manager", reporting_instance=identity)
-    ctx = Context(client, InformerFactory(client), recorder, options, metrics)
+    recorder = EventRecorder(client, "kube-controller-manager", reporting_instance=identity)
+    ctx = Context(client, InformerFactory(client), recorder, options, metrics, identity)
     manager = ControllerManager(ctx, names)
     routes = health_routes(manager.ready, metrics.registry)
 
@@ -151,6 +151,7 @@ async def run(args: argparse.Namespace) -> int:
             log.warning("controllers ended with an error during shutdown", extra={"err": repr(e)[:200]})
     stopper.cancel()
     await ctx.informers.stop()
+    await manager.flush_events()
     await recorder.flush()
     if elector:
         await elector.release()

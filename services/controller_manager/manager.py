@@ -73,6 +73,10 @@ class ControllerManager:
             self.controllers.append(getattr(module, cls)(ctx))
         self.synced = False
 
+    async def flush_events(self, timeout: float = 2.0) -> None:
+        """Write what the controllers' event recorders still hold (bounded), at shutdown."""
+        await asyncio.gather(*(c.recorder.flush(timeout) for c in self.controllers))
+
     def ready(self) -> bool:
         return True
 

@@ -26,6 +26,7 @@ RECHECK = 1.0  # seconds between passes while content remains
 
 class NamespaceController(Controller):
     name = "namespace"
+    event_source = "namespace-controller"
     default_workers = 5
 
     def __init__(self, ctx: Context) -> None:

@@ -60,6 +60,7 @@ class CIDRSet:
 
 class NodeIpamController(Controller):
     name = "nodeipam"
+    event_source = "cidrAllocator"
     default_workers = 1
 
     def __init__(self, ctx: Context) -> None:

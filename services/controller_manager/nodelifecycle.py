@@ -81,6 +81,7 @@ def reconcile_taints(node: Obj, now: str) -> list[Obj] | None:
 
 class NodeLifecycleController(Controller):
     name = "nodelifecycle"
+    event_source = "node-controller"
     default_workers = 1
 
     def __init__(self, ctx: Context) -> None:

@@ -39,6 +39,7 @@ def finished(pod: Obj) -> bool:
 
 class PodGC(Controller):
     name = "podgc"
+    event_source = "pod-garbage-collector"
     default_workers = 1
 
     def __init__(self, ctx: Context) -> None:

@@ -33,6 +33,7 @@ BURST_REPLICAS = 500  # at most this many creates or deletes per sync, as upstre
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    event_source = "replicaset-controller"
     default_workers = 5
     resource: Resource = REPLICASETS
 
@@ -228,6 +229,7 @@ class ReplicaSetController(Controller):
 class ReplicationManager(ReplicaSetController):
     """ReplicationControllers: equality selectors; an unset selector defaults to the template's labels."""
     name = "replicationcontroller"
+    event_source = "replication-controller"
     resource = REPLICATIONCONTROLLERS
 
     def selects(self, owner: Obj, labels: dict[str, str] | None) -> bool:

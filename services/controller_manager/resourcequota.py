@@ -90,6 +90,7 @@ def _tracked(key: str) -> bool:
 
 class ResourceQuotaController(Controller):
     name = "resourcequota"
+    event_source = "resourcequota-controller"
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:

@@ -19,6 +19,7 @@ ACCOUNTS = ("default",)
 
 class ServiceAccountController(Controller):
     name = "serviceaccount"
+    event_source = "serviceaccount-controller"
     default_workers = 1
 
     def __init__(self, ctx: Context) -> None:

@@ -49,6 +49,7 @@ def running_ready(pod: Obj) -> bool:
 
 class StatefulSetController(Controller):
     name = "statefulset"
+    event_source = "statefulset-controller"
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:

@@ -68,6 +68,7 @@ def eviction_delay(pod: Obj, taints: list[Obj], now: float, cap_default: float) 
 
 class TaintEvictionController(Controller):
     name = "taint-eviction-controller"
+    event_source = "taint-eviction-controller"
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:

@@ -41,6 +41,7 @@ def seconds_left(job: Obj, now: float) -> float | None:
 
 class TTLAfterFinishedController(Controller):
     name = "ttl-after-finished"
+    event_source = "ttl-after-finished-controller"
     default_workers = 2
 
     def __init__(self, ctx: Context) -> None:

@@ -74,6 +74,10 @@ def test_replicaset_creates_replaces_scales_and_reports_status(kc: CMCluster):
     assert st["observedGeneration"] >= 1
     out = kc.kubectl("get", "rs", "myapp-replicaset", check=True).stdout
     assert "myapp-replicaset   3         3         3" in out, out
+    ev = wait_until(lambda: [e for e in kc.events_for("myapp-replicaset") if e["reason"] == "SuccessfulCreate"], 30,
+                    what="SuccessfulCreate events")
+    assert ev[0]["source"]["component"] == "replicaset-controller"
+    assert ev[0]["message"].startswith("Created pod: myapp-replicaset-")
 
     # deleting a pod brings a replacement
     victim = pods[0]["metadata"]["name"]
@@ -184,6 +188,10 @@ def test_deployment_rolls_out_updates_and_undoes(kc: CMCluster):
     conds = {c["type"]: c for c in d["status"]["conditions"]}
     assert conds["Available"]["status"] == "True" and conds["Progressing"]["reason"] == "NewReplicaSetAvailable"
     assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    ev = wait_until(lambda: [e for e in kc.events_for("myapp-deployment") if e["reason"] == "ScalingReplicaSet"], 30,
+                    what="ScalingReplicaSet event")
+    assert ev[0]["source"]["component"] == "deployment-controller"
+    assert ev[0]["message"] == f"Scaled up replica set {rss[0]['metadata']['name']} from 0 to 4"
 
     # Watch the rollout from a second thread-free angle: sample pods while it runs and check the floor.
     kc.kubectl("set", "image", "deployment/myapp-deployment", "nginx=nginx:1.25", check=True)
