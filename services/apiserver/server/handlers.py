@@ -243,4 +243,5 @@ class Handlers(SubresourceHandlers):
             return codec.respond({"kind": f"{store.strategy.kind}List", "apiVersion": store.strategy.api_version,
                                   "metadata": {"resourceVersion": str(rv)}, "items": out})
         obj, deleted = await store.delete(rp.namespace, rp.name, opts, dry)
-        return codec.respond(obj, 200 if deleted or not dry else 202)
+        # upstream answers 202 only for a pending deletion that asked orphanDependents=false
+        return codec.respond(obj, 202 if not deleted and opts.get("orphanDependents") is False else 200)
