@@ -95,7 +95,7 @@ def test_crashing_container_reaches_crashloopbackoff_with_previous_logs(kc: Kube
     p = kc.wait_pod("crasher", lambda p: "back-off 20s" in state_of(p).get("waiting", {}).get("message", ""),
                     timeout=40, what="back-off doubled to 20s")
     assert p["status"]["containerStatuses"][0]["restartCount"] >= 2
-    assert any(e["reason"] == "BackOff" for e in kc.events_for("crasher"))
+    wait_until(lambda: any(e["reason"] == "BackOff" for e in kc.events_for("crasher")), timeout=10, what="BackOff event")
     kc.delete_pods("crasher")
 
 
@@ -190,7 +190,8 @@ def test_restarted_node_agent_readopts_its_pods(kc: KubeCluster):
     assert p["status"]["podIP"] == ip and p["status"]["phase"] == "Running"
     assert "pod: keeper" in curl(f"http://{ip}:80/").stdout
     assert kc.pod("finished")["status"]["phase"] == "Succeeded"
-    assert any(e["reason"] == "SandboxChanged" for e in kc.events_for("keeper"))
+    wait_until(lambda: any(e["reason"] == "SandboxChanged" for e in kc.events_for("keeper")), timeout=10,
+               what="SandboxChanged event")
     kc.delete_pods("keeper", "finished")
 
 

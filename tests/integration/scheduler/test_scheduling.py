@@ -30,8 +30,9 @@ def test_pod_created_with_kubectl_runs_on_a_fitting_node_with_an_ip(kc: KubeClus
     p = kc.wait_pod("plain", lambda p: p["status"].get("phase") == "Running" and p["status"].get("podIP"),
                     what="plain Running")
     assert p["status"]["podIP"].startswith(f"127.{kc.block}.")
-    ev = [e for e in kc.events_for("plain") if e["reason"] == "Scheduled"]
-    assert ev and ev[0]["message"] == f"Successfully assigned default/plain to {node}"
+    ev = wait_until(lambda: [e for e in kc.events_for("plain") if e["reason"] == "Scheduled"], timeout=10,
+                    what="Scheduled event")
+    assert ev[0]["message"] == f"Successfully assigned default/plain to {node}"
     assert ev[0]["source"]["component"] == "default-scheduler"
     out = kc.kubectl("get", "pod", "plain", "-o", "wide", check=True).stdout
     assert "Running" in out and node in out
