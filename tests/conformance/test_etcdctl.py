@@ -30,7 +30,9 @@ from tests.support.procs import ProcGroup, free_port, wait_until
 
 pytestmark = pytest.mark.etcd
 
-STORE_KIND = os.environ.get("KUBELING_TEST_STORE", "etcd")
+# The subject store(s): kubeling's own store and a second real etcd (which checks the comparison
+# itself); KUBELING_TEST_STORE=etcd or =kubeling runs just one.
+STORE_KINDS = os.environ.get("KUBELING_TEST_STORE", "kubeling,etcd").split(",")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -92,10 +94,11 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait(timeout=15)
 
 
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory) -> Iterator[tuple[Store, Store]]:
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def stores(request, tmp_path_factory) -> Iterator[tuple[Store, Store]]:
     """(reference real etcd, subject store), both fresh; every process killed by PID at the end."""
-    assert STORE_KIND in ("etcd", "kubeling"), f"KUBELING_TEST_STORE={STORE_KIND!r}: use etcd or kubeling"
+    kind = request.param
+    assert kind in ("etcd", "kubeling"), f"KUBELING_TEST_STORE={kind!r}: use etcd or kubeling"
     _need(shutil.which("etcd") is not None and shutil.which("etcdctl") is not None,
           "etcd and etcdctl (Debian etcd-server, etcd-client) are not installed")
     tmp = tmp_path_factory.mktemp("etcdctl")
@@ -105,7 +108,7 @@ def stores(tmp_path_factory) -> Iterator[tuple[Store, Store]]:
         ref = Store("refnode", free_port(), free_port())
         started.append(_start_real_etcd(ref, tmp))
         sub = Store("subnode", free_port(), free_port())
-        if STORE_KIND == "kubeling":
+        if kind == "kubeling":
             group.start("subnode", ["etcd", *sub.etcd_flags(tmp / "subnode")])
         else:
             started.append(_start_real_etcd(sub, tmp))
