@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .images import normalized
 from .runtime import EXITED, RUNNING, Container, rfc3339
 
 Obj = dict[str, Any]
@@ -26,7 +27,8 @@ def container_status(spec: Obj, latest: Container | None, previous: Container | 
                "restartCount": latest.attempt if latest else 0, "started": False, "lastState": {}, "state": {}}
     if latest:
         st["containerID"] = f"containerd://{latest.id}"
-        st["imageID"] = latest.image_ref
+        # as containerd reports it: repository@digest
+        st["imageID"] = f"{normalized(latest.image).rsplit(':', 1)[0]}@{latest.image_ref}"
     if latest and latest.state == RUNNING:
         st["state"] = {"running": {"startedAt": rfc3339(latest.started_at)}}
         st["ready"] = True
