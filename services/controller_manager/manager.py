@@ -25,6 +25,7 @@ CONTROLLERS: dict[str, str] = {
     "deployment": "deployment:DeploymentController",
     "endpoint": "endpoints:EndpointsController",
     "endpointslice": "endpointslice:EndpointSliceController",
+    "endpointslicemirroring": "endpointslicemirroring:EndpointSliceMirroringController",
     "namespace": "namespace:NamespaceController",
     "serviceaccount": "serviceaccount:ServiceAccountController",
     "garbagecollector": "garbagecollector:GarbageCollector",

@@ -81,6 +81,25 @@ def test_endpoints_and_slices_follow_ready_pods(kc: CMCluster):
                30, what="endpoints and slices removed with the Service")
 
 
+def test_selectorless_service_endpoints_are_mirrored_to_slices(kc: CMCluster):
+    kc.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "external"},
+              "spec": {"ports": [{"name": "db", "port": 5432}]}})
+    kc.apply({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "external"},
+              "subsets": [{"addresses": [{"ip": "127.0.0.9"}], "notReadyAddresses": [{"ip": "127.0.0.10"}],
+                           "ports": [{"name": "db", "port": 5432}]}]})
+
+    def mirrored():
+        return [s for s in slices(kc, "external") if s["metadata"]["labels"].get("endpointslice.kubernetes.io/managed-by")
+                == "endpointslicemirroring-controller.k8s.io"]
+    sl = wait_until(mirrored, 30, what="mirrored EndpointSlice")[0]
+    assert {e["addresses"][0]: e["conditions"]["ready"] for e in sl["endpoints"]} == {"127.0.0.9": True, "127.0.0.10": False}
+    assert sl["ports"] == [{"name": "db", "port": 5432, "protocol": "TCP"}]
+    assert kc.get("/api/v1/namespaces/default/endpoints/external")["subsets"][0]["addresses"][0]["ip"] == "127.0.0.9"
+    kc.kubectl("delete", "endpoints", "external", check=True)
+    wait_until(lambda: not mirrored(), 30, what="mirrored slice removed with the Endpoints")
+    kc.kubectl("delete", "service", "external", check=True)
+
+
 def test_default_service_account_and_namespace_deletion(kc: CMCluster):
     kc.kubectl("create", "namespace", "scratch", check=True)
     wait_until(lambda: kc.http.get("/api/v1/namespaces/scratch/serviceaccounts/default").status_code == 200, 30,
