@@ -42,31 +42,48 @@ class Health:
     heartbeat: str = ""
 
 
+# TaintNodesByCondition: condition (type, status) -> NoSchedule taint key
+CONDITION_TAINTS = {("MemoryPressure", "True"): "node.kubernetes.io/memory-pressure",
+                    ("DiskPressure", "True"): "node.kubernetes.io/disk-pressure",
+                    ("PIDPressure", "True"): "node.kubernetes.io/pid-pressure",
+                    ("NetworkUnavailable", "True"): "node.kubernetes.io/network-unavailable"}
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+MANAGED = {NOT_READY, UNREACHABLE, UNSCHEDULABLE, *CONDITION_TAINTS.values()}
+
+
 def desired_taints(node: Obj) -> list[Obj]:
-    """The lifecycle taints the node's Ready condition calls for (keys only matter)."""
+    """The taints the node's conditions and spec.unschedulable call for.
+
+    Ready=False -> not-ready, Ready=Unknown -> unreachable (NoSchedule and NoExecute); pressure
+    and NetworkUnavailable conditions -> NoSchedule; a cordoned node -> unschedulable:NoSchedule.
+    """
+    out: list[Obj] = []
     ready = condition(node, "Ready")
-    status = (ready or {}).get("status", "Unknown") if ready else None
-    if status == "False":
-        key = NOT_READY
-    elif status == "Unknown":
-        key = UNREACHABLE
-    else:
-        return []
-    return [{"key": key, "effect": "NoSchedule"}, {"key": key, "effect": "NoExecute"}]
+    status = ready.get("status", "Unknown") if ready else None
+    key = {"False": NOT_READY, "Unknown": UNREACHABLE}.get(status or "")
+    if key:
+        out += [{"key": key, "effect": "NoSchedule"}, {"key": key, "effect": "NoExecute"}]
+    for c in (node.get("status") or {}).get("conditions") or []:
+        k = CONDITION_TAINTS.get((c.get("type"), c.get("status")))
+        if k:
+            out.append({"key": k, "effect": "NoSchedule"})
+    if (node.get("spec") or {}).get("unschedulable"):
+        out.append({"key": UNSCHEDULABLE, "effect": "NoSchedule"})
+    return out
 
 
 def reconcile_taints(node: Obj, now: str) -> list[Obj] | None:
-    """The node's new taint list, or None when its lifecycle taints are already right.
+    """The node's new taint list, or None when the managed taints are already right.
 
-    Taints set by anyone else are kept; a lifecycle taint already present keeps its timeAdded,
+    Taints set by anyone else are kept; a managed taint already present keeps its timeAdded,
     so eviction deadlines do not move on every pass.
     """
     current = list((node.get("spec") or {}).get("taints") or [])
     want = desired_taints(node)
-    ours = [t for t in current if t.get("key") in (NOT_READY, UNREACHABLE)]
+    ours = [t for t in current if t.get("key") in MANAGED]
     if {(t["key"], t.get("effect")) for t in ours} == {(t["key"], t["effect"]) for t in want}:
         return None
-    keep = [t for t in current if t.get("key") not in (NOT_READY, UNREACHABLE)]
+    keep = [t for t in current if t.get("key") not in MANAGED]
     old = {(t["key"], t.get("effect")): t for t in ours}
     for t in want:
         prev = old.get((t["key"], t["effect"]))

@@ -111,6 +111,12 @@ def test_lifecycle_taints_follow_ready_and_keep_time_added():
     node["spec"]["taints"] = flipped
     node["status"]["conditions"][0]["status"] = "True"
     assert reconcile_taints(node, "T4") == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    node["spec"]["taints"] = [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    node["spec"]["unschedulable"] = True  # kubectl cordon
+    node["status"]["conditions"].append({"type": "DiskPressure", "status": "True"})
+    cordoned = reconcile_taints(node, "T5")
+    assert cordoned is not None and {(t["key"], t["effect"]) for t in cordoned} >= {
+        ("node.kubernetes.io/unschedulable", "NoSchedule"), ("node.kubernetes.io/disk-pressure", "NoSchedule")}
 
 
 def test_cidr_set_allocates_free_ranges_and_respects_occupied():
