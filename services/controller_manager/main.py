@@ -43,27 +43,27 @@ def parser() -> argparse.ArgumentParser:
                    help=f"controllers to run: '*' for all, 'name' to enable, '-name' to disable; known: {', '.join(CONTROLLERS)}")
     p.add_argument("--leader-elect", type=boolean, nargs="?", const=True, default=True,
                    help="elect a leader through a Lease before running controllers (default true)")
-    p.add_argument("--leader-elect-lease-duration", type=duration, default=15.0)
-    p.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0)
-    p.add_argument("--leader-elect-retry-period", type=duration, default=2.0)
+    p.add_argument("--leader-elect-lease-duration", type=duration, metavar="DURATION", default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=duration, metavar="DURATION", default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=duration, metavar="DURATION", default=2.0)
     p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
     p.add_argument("--leader-elect-resource-namespace", default="kube-system")
     p.add_argument("--cluster-cidr", default="", help="pod address range; each node gets a slice of it (node IPAM)")
     p.add_argument("--allocate-node-cidrs", type=boolean, nargs="?", const=True, default=True,
                    help="assign spec.podCIDR to nodes from --cluster-cidr (needs --cluster-cidr)")
     p.add_argument("--node-cidr-mask-size", type=int, default=24, help="prefix length of each node's podCIDR")
-    p.add_argument("--node-monitor-period", type=duration, default=5.0, help="how often node health is checked")
-    p.add_argument("--node-monitor-grace-period", type=duration, default=40.0,
+    p.add_argument("--node-monitor-period", type=duration, metavar="DURATION", default=5.0, help="how often node health is checked")
+    p.add_argument("--node-monitor-grace-period", type=duration, metavar="DURATION", default=40.0,
                    help="a node silent this long is marked Ready=Unknown and tainted unreachable")
-    p.add_argument("--node-startup-grace-period", type=duration, default=60.0,
+    p.add_argument("--node-startup-grace-period", type=duration, metavar="DURATION", default=60.0,
                    help="grace for a node that never reported Ready")
-    p.add_argument("--pod-eviction-timeout", type=duration, default=300.0,
+    p.add_argument("--pod-eviction-timeout", type=duration, metavar="DURATION", default=300.0,
                    help="cap on the default not-ready/unreachable tolerations (the 300s admission adds) before "
                         "the pods of a failed node are evicted")
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
                    help="finished pods kept before the oldest are deleted (<= 0 disables)")
     for suffix, ctl in CONCURRENT.items():
-        p.add_argument(f"--concurrent-{suffix}-syncs", type=int, default=None, dest=f"concurrent_{ctl}",
+        p.add_argument(f"--concurrent-{suffix}-syncs", type=int, default=None, dest=f"concurrent_{ctl}", metavar="N",
                        help=f"workers of the {ctl} controller")
     p.add_argument("--bind-address", default="127.0.0.1", help="address for /healthz /livez /readyz /metrics")
     p.add_argument("--secure-port", type=int, default=10257,
