@@ -253,9 +253,13 @@ def test_recreate_deployment_replaces_all_pods(kc: CMCluster):
       maxUnavailable: 1""", "    type: Recreate").replace("replicas: 4", "replicas: 2"))
     kc.running("type=rec", 2)
     kc.kubectl("set", "image", "deployment/recreate", "nginx=nginx:1.25", check=True)
+
+    def recreated() -> bool:
+        pods = kc.pods("type=rec")  # terminating ones included: Recreate waits for them to be gone
+        assert len({p["spec"]["containers"][0]["image"] for p in pods}) <= 1, "old and new pods at once"
+        return {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.25"} and len(pods) == 2
+    wait_until(recreated, 90, interval=0.1, what="recreated with nginx:1.25")
     kc.kubectl("rollout", "status", "deployment/recreate", "--timeout=90s", check=True)
-    wait_until(lambda: images(kc, "type=rec") == {"nginx:1.25"} and len(kc.live_pods("type=rec")) == 2, 60,
-               what="recreated with nginx:1.25")
 
 
 def test_deployment_that_cannot_progress_exceeds_its_deadline(kc: CMCluster):
