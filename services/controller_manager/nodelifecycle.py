@@ -72,14 +72,21 @@ def desired_taints(node: Obj) -> list[Obj]:
     return out
 
 
-def reconcile_taints(node: Obj, now: str) -> list[Obj] | None:
+def full_disruption(nodes: list[Obj]) -> bool:
+    """Every node not Ready: upstream then assumes the control plane, not the nodes, is cut off
+    and stops evicting (the zone is in FullDisruption and so is every zone)."""
+    return bool(nodes) and all((condition(n, "Ready") or {}).get("status") != "True" for n in nodes)
+
+
+def reconcile_taints(node: Obj, now: str, evictions: bool = True) -> list[Obj] | None:
     """The node's new taint list, or None when the managed taints are already right.
 
     Taints set by anyone else are kept; a managed taint already present keeps its timeAdded,
-    so eviction deadlines do not move on every pass.
+    so eviction deadlines do not move on every pass. Without `evictions` no NoExecute taint is
+    kept or added (a full disruption halts evictions).
     """
     current = list((node.get("spec") or {}).get("taints") or [])
-    want = desired_taints(node)
+    want = [t for t in desired_taints(node) if evictions or t["effect"] != "NoExecute"]
     ours = [t for t in current if t.get("key") in MANAGED]
     if {(t["key"], t.get("effect")) for t in ours} == {(t["key"], t["effect"]) for t in want}:
         return None
@@ -107,6 +114,7 @@ class NodeLifecycleController(Controller):
         self.leases = self.informer(LEASES)
         self.pods = self.informer(PODS)
         self.health: dict[str, Health] = {}
+        self.evictions_halted = False
         self.nodes.add_handlers(Handlers(self.enqueue, lambda old, new: self.enqueue(new),
                                          lambda n: self.health.pop(n["metadata"]["name"], None)))
 
@@ -141,6 +149,15 @@ class NodeLifecycleController(Controller):
                 unhealthy += 1
             self.queue.add(name)
         self.ctx.metrics.unhealthy_nodes.labels("").set(unhealthy)
+        halted = full_disruption(self.nodes.list())
+        if halted != self.evictions_halted:
+            self.evictions_halted = halted
+            if halted:
+                self.log.warning("every node is unhealthy: assuming a control-plane side disruption, evictions halted")
+            else:
+                self.log.info("nodes healthy again: evictions resumed")
+            for n in self.nodes.list():
+                self.queue.add(n["metadata"]["name"])
 
     async def _mark_unknown(self, node: Obj, never_ready: bool) -> None:
         """Every node condition to Unknown: the kubelet has stopped telling us anything."""
@@ -175,7 +192,7 @@ class NodeLifecycleController(Controller):
         node = self.nodes.get(key)
         if node is None:
             return
-        taints = reconcile_taints(node, now_rfc3339())
+        taints = reconcile_taints(node, now_rfc3339(), evictions=not self.evictions_halted)
         if taints is not None:
             md = node["metadata"]
             await self.client.patch(NODES, md["name"], {"metadata": {"resourceVersion": md.get("resourceVersion")},

@@ -244,3 +244,12 @@ def test_cron_schedules():
         Schedule("* * *")
     with pytest.raises(ValueError):
         Schedule("61 * * * *")
+
+
+def test_full_disruption_halts_noexecute_taints():
+    from kubeling.services.controller_manager.nodelifecycle import full_disruption
+    down = {"spec": {}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
+    up = {"spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert full_disruption([down, down]) and not full_disruption([down, up]) and not full_disruption([])
+    taints = reconcile_taints(down, "T", evictions=False)
+    assert taints == [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}]
