@@ -88,11 +88,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-domain", default="cluster.local", help="DNS domain of the cluster")
     p.add_argument("--dns-port", type=int, default=53,
                    help="serve cluster DNS (UDP) on node-ip:this port; 0 disables it")
+    p.add_argument("--hollow-nodes", type=int, default=0,
+                   help="run N hollow nodes named <node-name>-0..N-1 in this process (for benchmarks)")
+    p.add_argument("--cluster-cidr", default="127.248.0.0/14", help="with --hollow-nodes: pod /24s are cut from this")
     p.add_argument("--log-level", default="info")
     return p
 
 
+async def run_hollow(args: argparse.Namespace) -> int:
+    from .hollow import HollowNodes
+    client = Client(kubeconfig.load(args.kubeconfig, server=args.master), user_agent="kubeling-kubelet/hollow")
+    hollow = HollowNodes(client, args)
+    task = asyncio.create_task(hollow.run())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    rc = 1 if task in done and task.exception() else 0
+    task.cancel()
+    stopper.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+    await client.aclose()
+    return rc
+
+
 async def run(args: argparse.Namespace) -> int:
+    if args.hollow_nodes:
+        return await run_hollow(args)
     log = logging.getLogger("node")
     cfg = kubeconfig.load(args.kubeconfig, server=args.master)
     client = Client(cfg, user_agent=f"kubeling-kubelet/{args.node_name}")

@@ -64,7 +64,11 @@ def _pod_ref(pod: Obj) -> str:
 
 
 class Kubelet:
-    def __init__(self, client: Client, node_name: str, node_ip: str, recorder: EventRecorder) -> None:
+    def __init__(self, client: Client, node_name: str, node_ip: str, recorder: EventRecorder,
+                 informer: Informer | None = None) -> None:
+        """`informer`: a pod informer shared by several kubelets in one process (hollow nodes),
+        whose owner dispatches each pod to its node's kubelet; by default the kubelet watches
+        the pods bound to its node itself."""
         self.client = client
         self.node_name = node_name
         self.node_ip = node_ip
@@ -76,23 +80,26 @@ class Kubelet:
         self.backoff = Backoff()
         self.image_backoff = Backoff()
         self._backoff_reported: dict[str, set[str]] = {}
-        self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
+        self.owns_informer = informer is None
+        self.informer = informer or Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
         self.static: StaticPods | None = None
         self.node_getter: Callable[[], Obj | None] = lambda: None  # the registered Node, for admission
-        self.informer.add_handlers(Handlers(self._pod_seen, lambda _o, n: self._pod_seen(n), self._pod_gone))
+        if self.owns_informer:
+            self.informer.add_handlers(Handlers(self.pod_seen, lambda _o, n: self.pod_seen(n), self.pod_gone))
 
     # -- wiring --------------------------------------------------------------------------------
 
     def start(self, pod_cidr: str) -> None:
         self.ipam = IPAM(pod_cidr)
-        self.informer.start()
+        if self.owns_informer:
+            self.informer.start()
 
     def ready(self) -> bool:
         return self.informer.synced.is_set()
 
     # -- static pods (their mirrors come through the informer; the pods themselves from files) --
 
-    def _pod_seen(self, pod: Obj) -> None:
+    def pod_seen(self, pod: Obj) -> None:
         if is_mirror(pod):
             if self.static:
                 self.static.mirror_seen(pod)
@@ -143,7 +150,7 @@ class Kubelet:
                 rec.prior_restarts[c["name"]] = int(c.get("restartCount") or 0) + 1
             self.recorder.event(rec.pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 
-    def _pod_gone(self, pod: Obj) -> None:
+    def pod_gone(self, pod: Obj) -> None:
         if is_mirror(pod):
             if self.static:
                 self.static.mirror_gone(pod)
@@ -483,7 +490,8 @@ class Kubelet:
         self.image_backoff.forget_prefix(rec.uid + "/")
 
     async def shutdown(self) -> None:
-        await self.informer.stop()
+        if self.owns_informer:
+            await self.informer.stop()
         for rec in list(self.pods.values()):
             if rec.task:
                 rec.task.cancel()

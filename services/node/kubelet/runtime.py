@@ -98,6 +98,7 @@ class FakeRuntime:
         self.containers: dict[str, Container] = {}
         self.pulled: dict[str, str] = {}  # normalized ref -> image id
         self._ids = itertools.count(1)
+        self.serve_ports = True  # False for hollow nodes: containers run, but open no sockets
         self.dns: tuple[str, int] | None = None  # cluster DNS server given to containers
         self.cluster_domain = "cluster.local"
 
@@ -295,6 +296,8 @@ class FakeRuntime:
     # -- ports --------------------------------------------------------------------------------
 
     async def _bind_ports(self, c: Container, sb: PodSandbox, ports: list[int] | tuple[int, ...]) -> None:
+        if not self.serve_ports:
+            return
         for port in ports:
             srv = HTTPServer(self._handler(c, sb, port), sb.ip, port)
             await srv.start()
