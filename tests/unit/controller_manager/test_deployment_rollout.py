@@ -9,9 +9,12 @@ import itertools
 from typing import Any
 
 import pytest
-
 from kubeling.services.controller_manager import deploymentutil as du
-from kubeling.services.controller_manager.controller import Context, InformerFactory, Options
+from kubeling.services.controller_manager.controller import (
+    Context,
+    InformerFactory,
+    Options,
+)
 from kubeling.services.controller_manager.deployment import DeploymentController
 from kubeling.services.controller_manager.metrics import Metrics
 from kubeling.shared.events import EventRecorder
