@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,22 +51,8 @@ def kubeling(env: dict, *args: str, check: bool = True) -> subprocess.CompletedP
     return run
 
 
-def launcher_addresses_free() -> bool:
-    """`kubeling up` gives node-N the fixed address 127.0.1.N:10250; another cluster started with
-    `kubeling up` on this machine (a demo, another engineer's run) holds them."""
-    for ip in ("127.0.1.1", "127.0.1.2"):
-        with socket.socket() as s:
-            try:
-                s.bind((ip, 10250))
-            except OSError:
-                return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    if not launcher_addresses_free():
-        pytest.skip("another `kubeling up` cluster on this machine holds node addresses 127.0.1.1-2:10250")
     tmp = tmp_path_factory.mktemp("cmup")
     env = dict(os.environ, KUBELING_HOME=str(tmp / "home"), HOME=str(tmp))
     try:
