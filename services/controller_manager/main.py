@@ -24,7 +24,7 @@ from kubeling.shared.leaderelection import LeaderElector
 from .controller import Context, InformerFactory, Options
 from .manager import CONTROLLERS, ControllerManager, enabled
 from .metrics import Metrics
-from .timeutil import boolean, duration
+from kubeling.shared.flags import boolean, duration
 
 CONCURRENT = {  # flag suffix -> controller name
     "deployment": "deployment", "replicaset": "replicaset", "rc": "replicationcontroller",

@@ -14,7 +14,7 @@ from kubeling.services.controller_manager.nodeipam import CIDRSet
 from kubeling.services.controller_manager.nodelifecycle import reconcile_taints
 from kubeling.services.controller_manager.podutil import deletion_rank
 from kubeling.services.controller_manager.taintmanager import eviction_delay, tolerates
-from kubeling.services.controller_manager.timeutil import duration
+from kubeling.shared.flags import duration
 
 
 def deploy(replicas=10, surge="25%", unavailable="25%", type_="RollingUpdate"):
