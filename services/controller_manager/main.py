@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import errno
 import logging
-import signal
 import socket
 import uuid
 
@@ -19,7 +18,7 @@ from kubeling.shared.client import Client
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer, Request, Response, text
-from kubeling.shared.leaderelection import LeaderElector
+from kubeling.shared.component import elector_from_flags, release, run_until_stopped, stop_on_signals
 
 from .controller import Context, InformerFactory, Options
 from .manager import CONTROLLERS, ControllerManager, enabled
@@ -113,48 +112,13 @@ async def run(args: argparse.Namespace) -> int:
     server = await _serve(handle, args.bind_address, args.secure_port, log)
     log.info("serving health and metrics", extra={"address": f"{args.bind_address}:{server.port}",
                                                   "controllers": ",".join(names)})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    elector: LeaderElector | None = None
-    lease = args.leader_elect_resource_name
-    if args.leader_elect:
-        async def lead() -> None:
-            metrics.leader.labels(lease).set(1)
-            await manager.run()
-        elector = LeaderElector(client, lease, identity, args.leader_elect_resource_namespace,
-                                lease_duration=args.leader_elect_lease_duration,
-                                renew_deadline=args.leader_elect_renew_deadline,
-                                retry_period=args.leader_elect_retry_period, on_started_leading=lead,
-                                on_stopped_leading=lambda: metrics.leader.labels(lease).set(0))
-        main_task = asyncio.create_task(elector.run())
-    else:
-        main_task = asyncio.create_task(manager.run())
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    rc = 0
-    if main_task in done:
-        # Leadership lost or a controller died: exit so a supervisor restarts us, as upstream does.
-        exc = main_task.exception()
-        log.error("lost leadership or a controller stopped", extra={"err": repr(exc) if exc else "leader election lost"})
-        rc = 1
-    else:
-        log.info("shutting down")
-        main_task.cancel()
-        try:
-            await main_task
-        except asyncio.CancelledError:
-            pass
-        except Exception as e:  # noqa: BLE001 - shutting down anyway; say what the controllers died of
-            log.warning("controllers ended with an error during shutdown", extra={"err": repr(e)[:200]})
-    stopper.cancel()
+    stop = stop_on_signals()
+    elector = elector_from_flags(client, args, identity, manager.run, metrics.leader) if args.leader_elect else None
+    rc = await run_until_stopped(manager.run, stop, elector, log, "a controller")
     await ctx.informers.stop()
     await manager.flush_events()
     await recorder.flush()
-    if elector:
-        await elector.release()
+    await release(elector)
     await server.close()
     await client.aclose()
     return rc

@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import socket
 import uuid
 
@@ -18,7 +17,7 @@ from kubeling.shared.flags import boolean, duration
 from kubeling.shared.client import Client
 from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer, Request, Response, text
-from kubeling.shared.leaderelection import LeaderElector
+from kubeling.shared.component import elector_from_flags, release, run_until_stopped, stop_on_signals
 
 from .metrics import Metrics
 from .scheduler import Scheduler
@@ -57,48 +56,12 @@ async def run(args: argparse.Namespace) -> int:
 
     server = await HTTPServer(handle, args.bind_address, args.secure_port).start()
     log.info("serving health and metrics", extra={"address": f"{args.bind_address}:{server.port}"})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     sched.start_informers()
-
-    elector: LeaderElector | None = None
-    if args.leader_elect:
-        async def lead() -> None:
-            metrics.leader.labels(args.leader_elect_resource_name).set(1)
-            await sched.run()
-        elector = LeaderElector(client, args.leader_elect_resource_name, identity,
-                                args.leader_elect_resource_namespace,
-                                lease_duration=args.leader_elect_lease_duration,
-                                renew_deadline=args.leader_elect_renew_deadline,
-                                retry_period=args.leader_elect_retry_period, on_started_leading=lead,
-                                on_stopped_leading=lambda: metrics.leader.labels(args.leader_elect_resource_name).set(0))
-        main_task = asyncio.create_task(elector.run())
-    else:
-        main_task = asyncio.create_task(sched.run())
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    rc = 0
-    if main_task in done:
-        # Leadership lost (or the loop died): exit so a supervisor restarts us, as kube-scheduler does.
-        exc = main_task.exception()
-        log.error("lost leadership or scheduling loop ended", extra={"err": repr(exc) if exc else "leader election lost"})
-        rc = 1
-    else:
-        log.info("shutting down")
-        main_task.cancel()
-        try:
-            await main_task
-        except (asyncio.CancelledError, Exception):
-            pass
-    stopper.cancel()
+    elector = elector_from_flags(client, args, identity, sched.run, metrics.leader) if args.leader_elect else None
+    rc = await run_until_stopped(sched.run, stop, elector, log, "the scheduling loop")
     await sched.shutdown()
-    if elector:
-        try:  # bounded: an unreachable apiserver must not hold up shutdown
-            await asyncio.wait_for(elector.release(), 3)
-        except asyncio.TimeoutError:
-            pass
+    await release(elector)
     await server.close()
     await client.aclose()
     return rc
