@@ -282,8 +282,30 @@ async def phase_list(port: int, calls: int, rv0: bool) -> dict:
             sizes.append(len(data))
             counts.append(len(json.loads(data)["items"]))
     conn.close()
-    return {"resourceVersion": "0" if rv0 else "unset", "latency": lat(lats), "items": counts,
+    return {"resourceVersion": "0" if rv0 else "unset", "latency": lat(lats),
+            "samples_ms": [round(x * 1000, 1) for x in lats], "items": counts,
             "bytes": sizes[-1] if sizes else None, "errors": errors[:5], "client_cpu_pct": cpu.pct}
+
+
+async def phase_store_range(cluster: Cluster, calls: int) -> dict:
+    """The store's own share of a LIST: one range over the namespace's pod keys on the first member
+    (the apiserver's first --etcd-servers URL), read in full by this client, not decoded."""
+    import base64
+    url = cluster.endpoints[0]
+    conn, lats, sizes = Conn(int(url.rsplit(":", 1)[1])), [], []
+    key = f"/registry/pods/{NS}/".encode()
+    body = json.dumps({"key": base64.b64encode(key).decode(),
+                       "range_end": base64.b64encode(key[:-1] + bytes([key[-1] + 1])).decode()}).encode()
+    for _ in range(calls):
+        t0 = time.monotonic()
+        status, data = await conn.request("POST", "/v3/kv/range", body)
+        if status == 200:
+            lats.append(time.monotonic() - t0)
+            sizes.append(len(data))
+    count = json.loads(data).get("count") if status == 200 else None
+    conn.close()
+    return {"latency": lat(lats), "samples_ms": [round(x * 1000, 1) for x in lats], "count": count,
+            "bytes": sizes[-1] if sizes else None}
 
 
 async def count_pods(port: int) -> int:
@@ -432,6 +454,9 @@ async def measure(port: int, cluster: Cluster, args: argparse.Namespace) -> dict
     log(f"     LIST rv unset: {summ_lat(out['list_store']['latency'])} items {out['list_store']['items'][:1]}")
     out["list_cache"] = await phase_list(port, args.list_calls, rv0=True)
     log(f"     LIST rv=0:     {summ_lat(out['list_cache']['latency'])} items {out['list_cache']['items'][:1]}")
+    out["store_range"] = await phase_store_range(cluster, args.list_calls)
+    log(f"     store range of the pods (member 0): {summ_lat(out['store_range']['latency'])} "
+        f"count {out['store_range']['count']} bytes {out['store_range']['bytes']}")
     log(f"  4) {args.watchers} watchers, {args.watch_pods} creates at {args.watch_rate}/s")
     out["watch"] = await phase_watch(port, cluster, args.watchers, args.watch_pods, args.watch_rate, "w")
     w = out["watch"]
@@ -546,6 +571,8 @@ ROWS = [
     ("LIST (rv unset) p99 ms", lambda r: r["list_store"]["latency"]["p99_ms"]),
     ("LIST (rv=0, cache) p50 ms", lambda r: r["list_cache"]["latency"]["p50_ms"]),
     ("LIST (rv=0, cache) p99 ms", lambda r: r["list_cache"]["latency"]["p99_ms"]),
+    ("store range of the 10k pod keys p50 ms", lambda r: r["store_range"]["latency"]["p50_ms"]),
+    ("LIST response MB", lambda r: round(r["list_store"]["bytes"] / 1e6, 2)),
     ("fill creates (32 workers) /s", lambda r: r["fill"]["ops_per_s"]),
     ("watch: missed events", lambda r: r["watch"]["missed"]),
     ("watch: delivered / expected", lambda r: f"{r['watch']['delivered']}/{r['watch']['expected_deliveries']}"),
@@ -600,7 +627,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=10.0)
     p.add_argument("--gets", type=int, default=500)
     p.add_argument("--list-pods", type=int, default=10000)
-    p.add_argument("--list-calls", type=int, default=5)
+    p.add_argument("--list-calls", type=int, default=10)
     p.add_argument("--watchers", type=int, default=100)
     p.add_argument("--watch-pods", type=int, default=200)
     p.add_argument("--watch-rate", type=float, default=20.0)
