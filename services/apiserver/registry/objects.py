@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import random
 import uuid
 from typing import Any
+
+import orjson
 
 _GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's utilrand alphabet: no vowels, no 0/1/3
 
@@ -49,11 +50,11 @@ def encode(obj: dict[str, Any]) -> bytes:
     md = dict(obj.get("metadata") or {})
     md.pop("resourceVersion", None)
     md.pop("selfLink", None)
-    return json.dumps({**obj, "metadata": md}, separators=(",", ":"), sort_keys=False).encode()
+    return orjson.dumps({**obj, "metadata": md})
 
 
 def decode(value: bytes, mod_revision: int) -> dict[str, Any]:
-    obj = json.loads(value)
+    obj = orjson.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
     return obj
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import yaml
 from starlette.responses import Response
 
@@ -68,7 +69,7 @@ def respond(obj: Any, status: int = 200, accept: str | None = None, headers: dic
             break
     if mt == "application/yaml":
         return Response(yaml.safe_dump(obj, sort_keys=False), status, headers=headers, media_type="application/yaml")
-    return Response(json.dumps(obj, separators=(",", ":")), status, headers=headers, media_type=JSON)
+    return Response(orjson.dumps(obj), status, headers=headers, media_type=JSON)
 
 
 def status_response(err: errors.StatusError) -> Response:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from .rawhttp import RawHTTPClient, RawHTTPError
 
@@ -140,7 +141,7 @@ class EtcdClient:
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         last: Exception | None = None
         n = len(self.endpoints)
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        payload = orjson.dumps(body)
         for attempt in range(n * 2):
             idx = (self._current + attempt) % n
             url = self.endpoints[idx] + path
@@ -157,8 +158,8 @@ class EtcdClient:
                 continue
             self._current = idx
             try:
-                data = json.loads(content) if content else {}
-            except ValueError:
+                data = orjson.loads(content) if content else {}
+            except orjson.JSONDecodeError:
                 raise StoreError(f"the store answered {status} with a body that is not JSON", 2, status) from None
             if status != 200:
                 raise StoreError(data.get("message") or data.get("error") or content.decode(errors="replace"),
