@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit, unquote
 
 log = logging.getLogger(__name__)
 
-REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+REASONS = {101: "Switching Protocols", 200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -40,6 +40,8 @@ class Response:
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     stream: AsyncIterator[bytes] | None = None  # when set, sent chunked instead of `body`
+    # when set, the handler takes over the connection (a protocol upgrade such as WebSocket)
+    upgrade: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]] | None = None
 
 
 def text(s: str, status: int = 200) -> Response:
@@ -119,7 +121,10 @@ class HTTPServer:
             except Exception:
                 log.exception("handler failed", extra={"path": req.path})
                 resp = text("internal error\n", 500)
-            await _write_response(writer, resp, head_only=req.method == "HEAD")
+            if resp.upgrade is not None:
+                await resp.upgrade(reader, writer)
+            else:
+                await _write_response(writer, resp, head_only=req.method == "HEAD")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError):
             pass
         except asyncio.CancelledError:

@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from ..admission import AdmissionChain
 from ..api import discovery, errors
@@ -211,6 +212,8 @@ class APIServer:
             raise errors.method_not_allowed()
         if method == "GET":
             return await self.handlers.get(request, store, rp)
+        if method == "POST" and rp.subresource in ("exec", "attach", "portforward"):
+            return await self.handlers.create(request, store, rp, None)  # a streaming upgrade: no body
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             raw = await self._body(request)
             if method == "PATCH":
@@ -252,5 +255,10 @@ def build_app(server: APIServer) -> Starlette:
     async def endpoint(request: Request) -> Response:
         return await server(request)
 
+    async def ws_endpoint(ws: WebSocket) -> None:  # pods/exec over WebSocket (kubectl exec)
+        from .exec import websocket_endpoint
+        await websocket_endpoint(server, ws)
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)], lifespan=lifespan)
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods),
+                             WebSocketRoute("/{path:path}", ws_endpoint)], lifespan=lifespan)

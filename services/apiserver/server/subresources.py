@@ -1,5 +1,5 @@
 """Subresources that are not plain views of the object: binding, eviction, scale, and the node
-agent's log endpoint (exec/attach/port-forward answer with a Status until they are served)."""
+agent's log endpoint (exec is relayed over WebSocket by exec.py; attach/port-forward answer with a Status)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -90,11 +90,14 @@ class SubresourceHandlers:
     async def _node_subresource(self, store: Store, obj: dict[str, Any], rp: ResourcePath,
                                 req: Request | None = None) -> Response:
         """Logs are proxied to the node agent's kubelet API (`/containerLogs/...`, as upstream);
-        exec, attach, port-forward and proxy need connection upgrades kubeling does not serve yet."""
+        exec is served over WebSocket (exec.py); attach and port-forward need upgrades kubeling does not serve."""
         if store.strategy.resource == "nodes":
             return await self._proxy_node(rp, req)
         if store.strategy.resource != "pods":
             raise errors.method_not_allowed()
+        if rp.subresource == "exec" and req is not None:  # a request without a WebSocket upgrade (see exec.py)
+            from .exec import preflight
+            return await preflight(self, rp.namespace or "", rp.name or "", req.query_params)
         spec = obj.get("spec") or {}
         containers = [c.get("name") for c in spec.get("containers") or []]
         q = req.query_params if req is not None else {}

@@ -8,7 +8,8 @@ simulated but observable form:
   `for x in a b; do ...; done`, `$VAR`/`${VAR}`, `$(hostname)`, `$(date)`; without `-c` a shell
   has no input and exits 0 at once (why `kubectl run b --image=busybox` completes and restarts);
 - `sleep N|infinity`, `echo ...`, `exit N`, `true`, `false`, `date`, `hostname`, `env`,
-  `printenv`, `tail -f ...` (forever), `wget`/`curl URL` (a real HTTP GET over loopback);
+  `printenv`, `tail -f ...` (forever), `wget`/`curl URL` (a real HTTP GET over loopback), `ls`,
+  `cat`, `ps`, `nslookup`;
 - the images' servers (nginx, httpd-foreground, redis-server, ...): print their start-up lines
   and serve until stopped;
 - anything else as PID 1 fails to start (`exec: "x": executable file not found in $PATH`),
@@ -62,6 +63,7 @@ class Context:
     dns_server: str = ""
     pod_ip: str = ""  # containers of a pod share its network: localhost is the pod's own IP
     memory_limit: int = 0  # bytes (resources.limits.memory); 0 = unlimited
+    pid1: list[str] = field(default_factory=list)  # the container's main process, for `ps` in exec'd commands
 
 
 def _now() -> str:
@@ -564,13 +566,32 @@ async def _cat(p: Process, argv: list[str]) -> int:
 
 async def _ls(p: Process, argv: list[str]) -> int:
     args = [a for a in argv[1:] if not a.startswith("-")]
-    if args and args[0] not in p.ctx.files and not any(k.startswith(args[0].rstrip("/") + "/") for k in p.ctx.files):
+    if not args or args[0].rstrip("/") == "":  # the image's root directory plus what was written there
+        for name in sorted(set(ROOT_DIRS) | {k[1:].split("/")[0] for k in p.ctx.files if k.startswith("/")}):
+            p.out(name)
+        return 0
+    if args[0].strip("/") in ROOT_DIRS and not any(k.startswith("/" + args[0].strip("/") + "/") for k in p.ctx.files):
+        return 0  # an empty directory of the image
+    if args[0] not in p.ctx.files and not any(k.startswith(args[0].rstrip("/") + "/") for k in p.ctx.files):
         p.out(f"ls: {args[0]}: No such file or directory")
         return 1
     prefix = (args[0].rstrip("/") + "/") if args else "/"
     for name in sorted({k[len(prefix):].split("/")[0] for k in p.ctx.files if k.startswith(prefix)} or
                        ([args[0].rsplit("/", 1)[-1]] if args else [])):
         p.out(name)
+    return 0
+
+
+ROOT_DIRS = ("bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "var")
+
+
+async def _ps(p: Process, argv: list[str]) -> int:
+    """The container's PID 1 and the `ps` itself (an exec'd process)."""
+    p.out("PID   USER     TIME  COMMAND")
+    if p.ctx.pid1:
+        p.out(f"    1 root      0:00 {' '.join(p.ctx.pid1)}")
+    pid = 7 if p.ctx.pid1 else 1
+    p.out(f"{pid:>5} root      0:00 {' '.join(argv)}")
     return 0
 
 
@@ -636,7 +657,7 @@ BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
     "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,
     "date": _date, "hostname": _hostname, "env": _env, "printenv": _env, "tail": _tail, "wget": _fetch,
     "curl": _fetch, "nslookup": _nslookup, "[": _test, "test": _test, "touch": _touch, "rm": _rm, "cat": _cat,
-    "ls": _ls, "stress": _stress,
+    "ls": _ls, "stress": _stress, "ps": _ps,
 }
 
 HELLO = ["", "Hello from Docker!", "This message shows that your installation appears to be working correctly.", ""]

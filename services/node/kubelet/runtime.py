@@ -251,7 +251,7 @@ class FakeRuntime:
         base = c.process.ctx
         ctx = Context(log=out.append, env=dict(base.env), hostname=base.hostname, serve=base.serve,
                       image_ports=base.image_ports, resolve=base.resolve, dns_server=base.dns_server, files=c.files,
-                      pod_ip=base.pod_ip)
+                      pod_ip=base.pod_ip, pid1=list(c.argv))
         try:
             proc = Process(argv, ctx)
         except StartError as e:

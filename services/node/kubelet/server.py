@@ -1,5 +1,6 @@
 """The kubelet API the apiserver proxies to: /containerLogs/{ns}/{pod}/{container} (tailLines,
-follow, previous, timestamps, sinceSeconds, limitBytes), /pods, and the health endpoints."""
+follow, previous, timestamps, sinceSeconds, limitBytes), /exec/{ns}/{pod}/{container} (WebSocket,
+see exec.py), /pods, and the health endpoints."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from typing import Any
 from kubeling.shared.httpserver import Request, Response, text
 
 from . import cri_api
+from .exec import exec_endpoint
 from .kubelet import Kubelet
 from .runtime import LogLine
 
@@ -29,6 +31,8 @@ def kubelet_api(kubelet: Kubelet, fallback: Callable[[Request], Response | None]
         parts = req.path.strip("/").split("/")
         if parts[0] == "containerLogs" and len(parts) == 4 and req.method in ("GET", "HEAD"):
             return await container_logs(kubelet, req, *parts[1:])
+        if parts[0] == "exec" and len(parts) == 4 and req.method in ("GET", "POST"):
+            return exec_endpoint(kubelet, req, *parts[1:])
         cri = cri_api.handle(kubelet.runtime, req)
         if cri is not None:
             return cri
