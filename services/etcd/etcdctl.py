@@ -19,6 +19,7 @@ import math
 import os
 import queue
 import re
+import ssl
 import sys
 import threading
 import time
@@ -1175,14 +1176,21 @@ def all_flags() -> list[Flag]:
 
 
 def tls_options(flags: dict[str, Any]) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
+    """etcdctl's --cacert/--cert/--key/--insecure-skip-tls-verify as one SSL context for httpx."""
+    if not (flags["insecure-skip-tls-verify"] or flags["cacert"] or flags["cert"]):
+        return {}
     if flags["insecure-skip-tls-verify"]:
-        opts["verify"] = False
-    elif flags["cacert"]:
-        opts["verify"] = flags["cacert"]
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=flags["cacert"] or None)
     if flags["cert"]:
-        opts["cert"] = (flags["cert"], flags["key"]) if flags["key"] else flags["cert"]
-    return opts
+        try:
+            ctx.load_cert_chain(flags["cert"], flags["key"] or None)
+        except (OSError, ssl.SSLError) as e:
+            raise CtlError(f"open {flags['cert']}: {e}") from None
+    return {"verify": ctx}
 
 
 def run(argv: list[str]) -> int:

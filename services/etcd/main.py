@@ -17,11 +17,13 @@ import json
 import logging
 import os
 import socket
+import ssl
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from kubeling.shared import log as klog
+from kubeling.shared.flags import boolean
 
 from .members import Cluster, parse_initial_cluster, split_urls, url_hostport
 from .raftnode import RaftSettings
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--initial-cluster-token", default="etcd-cluster",
                    help="cluster token: part of member IDs and, without --peer-secret-file, the peer authentication key")
     p.add_argument("--peer-secret-file", help="file whose content authenticates and encrypts peer traffic (recommended)")
+    p.add_argument("--cert-file", help="TLS certificate served on https:// client URLs")
+    p.add_argument("--key-file", help="private key of --cert-file")
+    p.add_argument("--trusted-ca-file", help="CA bundle that client certificates must chain to (with --client-cert-auth)")
+    p.add_argument("--client-cert-auth", type=boolean, nargs="?", const=True, default=False,
+                   help="accept only clients presenting a certificate signed by --trusted-ca-file (https:// only)")
     p.add_argument("--heartbeat-interval", type=int, default=100, help="Raft heartbeat interval, ms")
     p.add_argument("--election-timeout", type=int, default=1000, help="Raft election timeout, ms")
     p.add_argument("--max-request-bytes", type=int, default=1572864, help="largest client write request accepted")
@@ -72,12 +79,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _client_tls(urls: list[str], args: argparse.Namespace) -> dict[str, object]:
+    """uvicorn's TLS settings for the client URLs, checked the way etcd checks them.
+
+    All client URLs share one scheme (one server, one TLS context). With --client-cert-auth the
+    handshake itself rejects a client without a certificate from --trusted-ca-file, so no request
+    of an unauthenticated client ever reaches the gateway, as with etcd."""
+    schemes = {urlsplit(u).scheme for u in urls}
+    if not schemes <= {"http", "https"}:
+        raise ValueError(f"client URLs must be http:// or https://: {','.join(urls)}")
+    if len(schemes) > 1:
+        raise ValueError("client URLs must all be http:// or all https://")
+    if schemes == {"http"}:
+        if args.client_cert_auth:
+            raise ValueError("--client-cert-auth needs https:// client URLs")
+        return {}
+    if not (args.cert_file and args.key_file):
+        raise ValueError("https:// client URLs need --cert-file and --key-file")
+    tls: dict[str, object] = {"ssl_certfile": args.cert_file, "ssl_keyfile": args.key_file}
+    if args.client_cert_auth:
+        if not args.trusted_ca_file:
+            raise ValueError("--client-cert-auth needs --trusted-ca-file")
+        tls.update(ssl_ca_certs=args.trusted_ca_file, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return tls
+
+
 def _client_sockets(urls: list[str]) -> list[socket.socket]:
     socks = []
     for url in urls:
-        u = urlsplit(url)
-        if u.scheme != "http":
-            raise ValueError(f"client URL {url!r}: only http:// is supported")
         host, port = url_hostport(url).rsplit(":", 1)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         s = socket.socket(family, socket.SOCK_STREAM)
@@ -127,8 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             parse_duration(args.auto_compaction_retention)
         else:
             int(args.auto_compaction_retention)
+        tls = _client_tls(listen_client, args)
+        if tls:  # load now, so a bad certificate is a configuration error, not a crash later
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(args.cert_file, args.key_file)
+            if args.client_cert_auth:
+                ctx.load_verify_locations(args.trusted_ca_file)
         socks = _client_sockets(listen_client)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, ssl.SSLError) as e:
         log.error(f"invalid configuration: {e}")
         print(f"kubeling etcd: {e}", file=sys.stderr)
         return 2
@@ -158,18 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    runner(_serve(server, socks))
+    runner(_serve(server, socks, tls))
     return 0
 
 
-async def _serve(server: EtcdServer, socks: list[socket.socket]) -> None:
+async def _serve(server: EtcdServer, socks: list[socket.socket], tls: dict[str, object]) -> None:
     import uvicorn
 
     from .gateway import make_app
 
     await server.start()
     config = uvicorn.Config(make_app(server), lifespan="off", log_level="warning", access_log=False,
-                            http="httptools", timeout_keep_alive=75)
+                            http="httptools", timeout_keep_alive=75, **tls)  # type: ignore[arg-type]
     web = uvicorn.Server(config)
     try:
         await web.serve(sockets=socks)  # returns on SIGTERM / SIGINT

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,16 +124,33 @@ def op_get(key: str) -> dict[str, Any]:
     return {"request_range": {"key": b64(key)}}
 
 
+@dataclass(frozen=True)
+class StoreTLS:
+    """kube-apiserver's --etcd-cafile / --etcd-certfile / --etcd-keyfile: how the apiserver proves
+    itself to a store that runs with --client-cert-auth, and how it checks the store's certificate."""
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        if self.certfile:
+            ctx.load_cert_chain(self.certfile, self.keyfile)
+        return ctx
+
+
 class EtcdClient:
     """Talks to a list of store endpoints, failing over on connection errors and 5xx/503."""
 
-    def __init__(self, endpoints: list[str], timeout: float = 15.0) -> None:
+    def __init__(self, endpoints: list[str], timeout: float = 15.0, tls: StoreTLS | None = None) -> None:
         if not endpoints:
             raise ValueError("at least one store endpoint is required")
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self._current = 0
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))  # watch streams
-        self._raw = RawHTTPClient(timeout=timeout)  # unary calls
+        ctx = tls.context() if tls else None
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0),
+                                       verify=ctx if ctx else True)  # watch streams
+        self._raw = RawHTTPClient(timeout=timeout, ssl_context=ctx)  # unary calls
 
     async def close(self) -> None:
         await self._raw.close()

@@ -8,6 +8,7 @@ read a response framed by Content-Length or chunked encoding. Watch streams stil
 from __future__ import annotations
 
 import asyncio
+import ssl
 from urllib.parse import urlsplit
 
 
@@ -30,25 +31,30 @@ class _Conn:
 
 
 class RawHTTPClient:
-    def __init__(self, timeout: float = 15.0, connect_timeout: float = 3.0, max_idle: int = 64) -> None:
+    def __init__(self, timeout: float = 15.0, connect_timeout: float = 3.0, max_idle: int = 64,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_idle = max_idle
+        self.ssl_context = ssl_context  # for https:// store URLs (etcd's --client-cert-auth)
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
 
     async def post(self, url: str, body: bytes) -> tuple[int, bytes]:
         u = urlsplit(url)
-        if u.scheme != "http" or not u.hostname:
+        if u.scheme not in ("http", "https") or not u.hostname:
             raise RawHTTPError(f"unsupported store URL {url!r}")
-        addr = (u.hostname, u.port or 80)
+        tls = None
+        if u.scheme == "https":
+            tls = self.ssl_context or ssl.create_default_context()
+        addr = (u.hostname, u.port or (443 if tls else 80))
         path = u.path or "/"
         for attempt in range(2):
             conn, reused = self._take(addr), True
             if conn is None:
                 reused = False
                 try:
-                    r, w = await asyncio.wait_for(asyncio.open_connection(*addr), self.connect_timeout)
-                except (OSError, asyncio.TimeoutError) as e:
+                    r, w = await asyncio.wait_for(asyncio.open_connection(*addr, ssl=tls), self.connect_timeout)
+                except (OSError, asyncio.TimeoutError, ssl.SSLError) as e:
                     raise RawHTTPError(f"connect {addr[0]}:{addr[1]}: {e!r}") from e
                 conn = _Conn(r, w)
             try:
