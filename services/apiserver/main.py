@@ -19,6 +19,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--etcd-servers", required=True,
                    help="comma-separated store client URLs (kubeling etcd peers or real etcd members); the apiserver fails over between them")
+    p.add_argument("--etcd-cafile", default=None, help="CA bundle that the store's https:// certificate must chain to")
+    p.add_argument("--etcd-certfile", default=None, help="client certificate presented to a store run with --client-cert-auth")
+    p.add_argument("--etcd-keyfile", default=None, help="private key of --etcd-certfile")
     p.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--advertise-address", default=None,
                    help="the address other components reach this apiserver at (the `kubernetes` Service endpoints); "
@@ -87,9 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     if advertise in ("0.0.0.0", "::", ""):
         import socket
         advertise = socket.gethostbyname(socket.gethostname())
+    from .storage.client import StoreTLS
+    store_tls = None
+    if args.etcd_cafile or args.etcd_certfile:
+        store_tls = StoreTLS(args.etcd_cafile, args.etcd_certfile, args.etcd_keyfile or args.etcd_certfile)
+        try:
+            store_tls.context()
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            print(f"kubeling apiserver: store TLS files: {e}", file=sys.stderr)
+            return 2
     server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
                        f"{advertise}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval,
-                       tokens=tokens)
+                       tokens=tokens, store_tls=store_tls)
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=1, lifespan="on")

@@ -22,7 +22,7 @@ from ..admission import AdmissionChain
 from ..api import discovery, errors
 from ..openapi.generate import OpenAPI
 from ..registry.catalog import Config, Registry
-from ..storage import EtcdClient, StoreError
+from ..storage import EtcdClient, StoreError, StoreTLS
 from . import codec
 from .auth import TokenAuthenticator, User
 from .handlers import Handlers
@@ -41,10 +41,10 @@ BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-leas
 
 class APIServer:
     def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0,
-                 tokens: dict[str, User] | None = None) -> None:
+                 tokens: dict[str, User] | None = None, store_tls: StoreTLS | None = None) -> None:
         self.compaction_interval = compaction_interval
         self.auth = TokenAuthenticator(tokens)
-        self.client = EtcdClient(etcd_servers)
+        self.client = EtcdClient(etcd_servers, tls=store_tls)
         self.config = config
         self.address = address
         self.admission = AdmissionChain()
