@@ -16,6 +16,7 @@ import httpx
 
 from . import procs
 from .health import collect
+from .manifests import CONTROL_PLANE_NODE, write_manifests
 from .plan import UpOptions, kubeconfig_yaml, make_plan
 from .state import ClusterDir, Plan, known_clusters
 
@@ -78,6 +79,8 @@ def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
         procs.start(cdir, comp)
     ok = all(_wait(lambda c=c: _healthy(c.health_url), timeout, f"{c.name} healthy") for c in plan.of_kind("etcd"))
     ok = ok and _wait(lambda: _api_serving(plan), timeout, "the API serving")
+    if CONTROL_PLANE_NODE in plan.node_ips:
+        write_manifests(cdir, plan)
     for kind in ("scheduler", "controller-manager", "node"):
         for comp in plan.of_kind(kind):
             procs.start(cdir, comp)
@@ -87,12 +90,17 @@ def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
 
 
 def how_to_use(cdir: ClusterDir, plan: Plan) -> str:
-    ip = next(iter(plan.node_ips.values()), "127.0.1.1")
+    ip = plan.node_ips.get("node-1") or next(iter(plan.node_ips.values()), "127.0.1.1")
+    etcd = plan.of_kind("etcd")
+    cp = ""
+    if CONTROL_PLANE_NODE in plan.node_ips and etcd:
+        cp = (f"  kubectl get pods -n kube-system -o wide\n"
+              f"  kubectl exec -n kube-system {etcd[0].name}-{CONTROL_PLANE_NODE} -- etcdctl get / --prefix --keys-only\n")
     return f"""
 Cluster '{plan.name}' is up: {len(plan.of_kind('etcd'))} store members, API at {plan.api_url}.
   export KUBECONFIG={cdir.kubeconfig}
   kubectl get nodes -o wide
-  kubectl run web --image=nginx && kubectl get pods -o wide -w
+{cp}  kubectl run web --image=nginx && kubectl get pods -o wide -w
   kubectl expose pod web --port=80 --type=NodePort && kubectl get svc web
   curl {plan.api_url}/api/v1/namespaces/default/pods
   curl http://{ip}:<nodePort>/

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from kubeling.cli import COMMANDS
 from kubeling.shared import flags
 
+from .manifests import CONTROL_PLANE_NODE, ROLE, manifests_dir
 from .state import ClusterDir, Component, Plan
 
 LOOPBACK = "127.0.0.1"
@@ -23,6 +24,7 @@ NODE_PORT_RANGE = "30000-32767"
 KUBELET_PORT = 10250
 MAX_BLOCKS = 16
 MAX_NODES_PER_BLOCK = 15
+CONTROL_PLANE_HOST = 254  # 127.0.1.254: the control-plane node; its pod CIDR is the block's /24 number 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class AddressBlock:
     def cluster_cidr(self) -> str:
         return f"127.244.{16 * self.k}.0/20"
 
+    @property
+    def control_plane_ip(self) -> str:
+        """The `controlplane` node's address: outside the worker nodes' 1..MAX_NODES_PER_BLOCK."""
+        return self.node_ip(CONTROL_PLANE_HOST)
+
     def pod_cidr(self, i: int) -> str:
         return f"127.244.{16 * self.k + i}.0/24"
 
@@ -52,7 +59,7 @@ def free_block(nodes: int, taken: set[int] = frozenset()) -> AddressBlock:
         if k in taken:
             continue
         block = AddressBlock(k)
-        if all(port_free(KUBELET_PORT, block.node_ip(i)) for i in range(1, nodes + 1)):
+        if all(port_free(KUBELET_PORT, block.node_ip(i)) for i in (*range(1, nodes + 1), CONTROL_PLANE_HOST)):
             return block
     raise RuntimeError(f"no free address block for {nodes} nodes among {MAX_BLOCKS} (too many clusters running?)")
 
@@ -147,16 +154,30 @@ def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozen
                 "--node-monitor-grace-period", opts.node_monitor_grace_period,
                 "--pod-eviction-timeout", opts.pod_eviction_timeout], health_url=f"http://{LOOPBACK}:{port}/healthz"))
     if available("node"):
-        # Upstream renews node leases every quarter of their duration; a drill that shortens the
-        # grace period (say 4s) needs heartbeats that often too, or healthy nodes would flap.
-        heartbeat = min(10.0, max(0.5, flags.duration(opts.node_monitor_grace_period) / 4))
-        for i in range(1, opts.nodes + 1):
-            ip = block.node_ip(i)
-            plan.node_ips[f"node-{i}"] = ip
-            plan.components.append(Component(f"node-{i}", "node", [
-                "node", "--node-name", f"node-{i}", "--kubeconfig", kubeconfig, "--node-ip", ip,
-                "--pod-cidr", block.pod_cidr(i), "--node-status-update-frequency", f"{heartbeat:g}"]))
+        add_nodes(plan, opts, block, cdir)
     return plan
+
+
+def add_nodes(plan: Plan, opts: UpOptions, block: AddressBlock, cdir: ClusterDir) -> None:
+    """The `controlplane` node, which runs the control plane's static pods (manifests.py), as
+    kubeadm labels and taints it, then node-1..N for the workloads."""
+    # Upstream renews node leases every quarter of their duration; a drill that shortens the
+    # grace period (say 4s) needs heartbeats that often too, or healthy nodes would flap.
+    heartbeat = min(10.0, max(0.5, flags.duration(opts.node_monitor_grace_period) / 4))
+    ip = block.control_plane_ip
+    plan.node_ips[CONTROL_PLANE_NODE] = ip
+    plan.components.append(Component(CONTROL_PLANE_NODE, "node", [
+        "node", "--node-name", CONTROL_PLANE_NODE, "--kubeconfig", str(cdir.kubeconfig), "--node-ip", ip,
+        "--pod-cidr", block.pod_cidr(0), "--node-status-update-frequency", f"{heartbeat:g}",
+        "--pod-manifest-path", str(manifests_dir(cdir)), "--file-check-frequency", "2s",
+        "--node-labels", f"{ROLE}=,node.kubernetes.io/exclude-from-external-load-balancers=",
+        "--register-with-taints", f"{ROLE}:NoSchedule"]))
+    for i in range(1, opts.nodes + 1):
+        ip = block.node_ip(i)
+        plan.node_ips[f"node-{i}"] = ip
+        plan.components.append(Component(f"node-{i}", "node", [
+            "node", "--node-name", f"node-{i}", "--kubeconfig", str(cdir.kubeconfig), "--node-ip", ip,
+            "--pod-cidr", block.pod_cidr(i), "--node-status-update-frequency", f"{heartbeat:g}"]))
 
 
 def kubeconfig_yaml(plan: Plan) -> str:

@@ -180,7 +180,8 @@ class ExecSession:
         base = self.container.process.ctx
         ctx = Context(log=self.write_line, env=dict(base.env), hostname=base.hostname, serve=base.serve,
                       image_ports=base.image_ports, resolve=base.resolve, dns_server=base.dns_server,
-                      files=self.container.files, pod_ip=base.pod_ip, pid1=list(self.container.argv))
+                      files=self.container.files, pod_ip=base.pod_ip, pid1=list(self.container.argv),
+                      image=base.image)
         try:
             proc = Process(self.argv, ctx)
         except StartError as e:

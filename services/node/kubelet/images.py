@@ -18,6 +18,7 @@ class Image:
     cmd: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()  # what the image's own server listens on
     env: dict[str, str] = field(default_factory=dict)
+    binaries: tuple[str, ...] = ()  # programs only this image ships (the etcd image's etcdctl)
 
     def image_id(self, ref: str) -> str:
         return "sha256:" + hashlib.sha256(self.repo.encode()).hexdigest()
@@ -55,6 +56,16 @@ for repo, (ep, cmd, ports) in _SERVERS.items():
     REGISTRY[repo] = Image(repo, ep, cmd, ports)
 for repo, cmd in _SHELLS.items():
     REGISTRY[repo] = Image(repo, (), cmd)
+# The control plane's images, as kubeadm 1.32 pulls them. Their containers stand for processes
+# that `kubeling up` runs on the host (hostNetwork static pods); see program.py's `_component`.
+CONTROL_PLANE_IMAGES = {
+    "etcd": ("3.5.16-0", ("etcd", "etcdctl")),
+    "kube-apiserver": ("v1.32.0", ("kube-apiserver",)),
+    "kube-scheduler": ("v1.32.0", ("kube-scheduler",)),
+    "kube-controller-manager": ("v1.32.0", ("kube-controller-manager",)),
+}
+for repo, (_, bins) in CONTROL_PLANE_IMAGES.items():
+    REGISTRY[repo] = Image(repo, (), (), binaries=bins)
 REGISTRY["hello-world"] = Image("hello-world", (), ("/hello",))
 REGISTRY["polinux/stress"] = Image("polinux/stress", (), ("stress",))
 REGISTRY["vish/stress"] = Image("vish/stress", (), ("stress",))
@@ -80,6 +91,18 @@ def lookup(ref: str) -> Image | None:
     return REGISTRY.get(repository(ref))
 
 
+def control_plane_image(component: str) -> str:
+    """`etcd` -> `registry.k8s.io/etcd:3.5.16-0`: the reference kubeadm 1.32 writes into its manifests."""
+    tag, _ = CONTROL_PLANE_IMAGES[component]
+    return f"registry.k8s.io/{component}:{tag}"
+
+
+def binaries(ref: str) -> tuple[str, ...]:
+    """The programs an image ships beyond the shell's builtins (empty for unknown images)."""
+    img = lookup(ref)
+    return img.binaries if img else ()
+
+
 def normalized(ref: str) -> str:
     """The reference as the runtime reports it (`docker.io/library/nginx:latest`)."""
     repo = repository(ref)
@@ -88,5 +111,8 @@ def normalized(ref: str) -> str:
     last = base.rsplit("/", 1)[-1]
     if ":" in last:
         tag = last.split(":", 1)[1]
+    host, _, path = base.partition("/")
+    if path and host != "docker.io" and ("." in host or ":" in host or host == "localhost"):
+        return f"{host}/{path.rsplit(':', 1)[0] if ':' in path.rsplit('/', 1)[-1] else path}:{tag}"  # registry.k8s.io/etcd:...
     prefix = "docker.io/library/" if "/" not in repo else "docker.io/"
     return f"{prefix}{repo}:{tag}"

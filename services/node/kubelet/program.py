@@ -12,6 +12,9 @@ simulated but observable form:
   `cat`, `ps`, `nslookup`;
 - the images' servers (nginx, httpd-foreground, redis-server, ...): print their start-up lines
   and serve until stopped;
+- programs only some images ship: the control plane's binaries in their registry.k8s.io images
+  (`etcd`, `kube-apiserver`, ... stand for the processes `kubeling up` runs on the host and wait
+  until stopped) and the etcd image's `etcdctl`, which runs kubeling's etcdctl against the store;
 - anything else as PID 1 fails to start (`exec: "x": executable file not found in $PATH`),
   and inside a script prints `sh: x: not found` with status 127.
 
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import images
 from .images import SERVER_BINARIES
 
 SHELLS = {"sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash", "/usr/bin/bash", "/usr/bin/sh"}
@@ -64,6 +68,7 @@ class Context:
     pod_ip: str = ""  # containers of a pod share its network: localhost is the pod's own IP
     memory_limit: int = 0  # bytes (resources.limits.memory); 0 = unlimited
     pid1: list[str] = field(default_factory=list)  # the container's main process, for `ps` in exec'd commands
+    image: str = ""  # the container's image: which image-specific programs (etcdctl, ...) exist
 
 
 def _now() -> str:
@@ -85,7 +90,8 @@ class Process:
         first = argv[0]
         if first in ("/docker-entrypoint.sh", "docker-entrypoint.sh") and len(argv) > 1:
             first = argv[1]
-        self.handles_term = first in GRACEFUL or _base(first) in {_base(g) for g in GRACEFUL}
+        self.handles_term = (first in GRACEFUL or _base(first) in {_base(g) for g in GRACEFUL}
+                             or _base(first) in images.binaries(ctx.image))
         self.ignores_term = first in SHELLS or _base(first) in ("sleep", "tail") or first in ("exit", "echo")
         if not self._known(argv):
             raise StartError(f'exec: "{argv[0]}": executable file not found in $PATH')
@@ -121,7 +127,14 @@ class Process:
         if a0 in ("/docker-entrypoint.sh", "docker-entrypoint.sh"):
             return len(argv) == 1 or self._known(argv[1:])
         return (a0 in SHELLS or _base(a0) in BUILTINS or a0 in SERVER_BINARIES or _base(a0) in SERVER_BINARIES
-                or _base(a0) in ("python", "python3", "node") or a0 in ("/hello",))
+                or _base(a0) in ("python", "python3", "node") or a0 in ("/hello",) or self._image_program(a0) is not None)
+
+    def _image_program(self, a0: str) -> "Callable[[Process, list[str]], Awaitable[int]] | None":
+        """The program `a0` names if the container's image ships it (etcdctl only in the etcd image)."""
+        b = _base(a0)
+        if b not in images.binaries(self.ctx.image):
+            return None
+        return IMAGE_PROGRAMS.get(b)
 
     async def _exec(self, argv: list[str], pid1: bool = False) -> int:
         a0 = argv[0]
@@ -143,7 +156,7 @@ class Process:
             return await self._server(argv)
         if b in ("python", "python3", "node"):
             return 0
-        fn = BUILTINS.get(b)
+        fn = BUILTINS.get(b) or self._image_program(a0)
         if fn is None:
             self.out(f"sh: {a0}: not found")
             return 127
@@ -652,6 +665,51 @@ async def _nslookup(p: Process, argv: list[str]) -> int:
         p.out(f"Address: {ip}")
     return 0
 
+
+async def _component(p: Process, argv: list[str]) -> int:
+    """A control-plane binary (etcd, kube-apiserver, ...) as the container of its static pod.
+
+    `kubeling up` runs the real component as a host process; this container stands for it, as a
+    hostNetwork pod shares the host's network. Its probes reach the real process, so the pod's
+    readiness and restarts follow the component's health. It runs until stopped, exiting 0 on
+    SIGTERM like the real binaries."""
+    name = _base(argv[0])
+    p.out(f"{name}: this container stands for the {name} process that kubeling runs on the node "
+          f"(hostNetwork); its own log: `kubeling logs <component>`")
+    await p.terminating.wait()
+    p.out(f"{name}: received SIGTERM, shutting down")
+    return 0
+
+
+async def _etcdctl(p: Process, argv: list[str]) -> int:
+    """The etcd image's etcdctl: kubeling's own etcdctl (`kubeling etcdctl`), run as a child
+    process with the container's environment, so the output is byte for byte what `kubeling
+    etcdctl` prints and ETCDCTL_ENDPOINTS (set in kubeling's etcd manifests to the member's own
+    client URL) picks the local member, as 127.0.0.1:2379 does in a kubeadm etcd pod. A child
+    process, not a call in the agent: etcdctl's client blocks and reads its flags from the
+    environment. stdout and stderr both go to the exec's output, as on a terminal."""
+    import os
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+    env.update({k: v for k, v in p.ctx.env.items() if k.startswith("ETCDCTL_")})
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kubeling", "etcdctl", *argv[1:], stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env)
+    assert child.stdout is not None
+    try:
+        while line := await child.stdout.readline():
+            p.out(line.decode(errors="replace").removesuffix("\n"))
+        return await child.wait()
+    finally:
+        if child.returncode is None:  # the exec was cancelled (client hung up on `etcdctl watch`)
+            child.kill()
+            await child.wait()
+
+
+IMAGE_PROGRAMS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
+    "etcdctl": _etcdctl, "etcd": _component, "kube-apiserver": _component, "kube-scheduler": _component,
+    "kube-controller-manager": _component,
+}
 
 BUILTINS: dict[str, Callable[[Process, list[str]], Awaitable[int]]] = {
     "sleep": _sleep, "echo": _echo, "exit": _exit, "true": _true, ":": _true, "false": _false, "!": _not,

@@ -173,7 +173,7 @@ class FakeRuntime:
         image_ports = tuple(p for p in (img.ports if img else ()) if p not in c.ports)
         ctx = Context(log=lambda line: self._log(c, line), env=dict(c.env), hostname=sb.hostname,
                       serve=lambda: self._serve_forever(c, sb, image_ports), image_ports=img.ports if img else (),
-                      files=c.files, pod_ip=sb.ip, memory_limit=c.memory_limit)
+                      files=c.files, pod_ip=sb.ip, memory_limit=c.memory_limit, image=c.image)
         if self.dns:
             from ..dns import resolve
             server, domain, ns = self.dns, self.cluster_domain, sb.namespace
@@ -251,7 +251,7 @@ class FakeRuntime:
         base = c.process.ctx
         ctx = Context(log=out.append, env=dict(base.env), hostname=base.hostname, serve=base.serve,
                       image_ports=base.image_ports, resolve=base.resolve, dns_server=base.dns_server, files=c.files,
-                      pod_ip=base.pod_ip, pid1=list(c.argv))
+                      pod_ip=base.pod_ip, pid1=list(c.argv), image=base.image)
         try:
             proc = Process(argv, ctx)
         except StartError as e:
