@@ -7,6 +7,13 @@ branch on `code` (404, 409, 410) as controllers do on `errors.IsNotFound` and fr
 
 Several server URLs may be configured: a request that cannot connect moves on to the next URL
 and the client remembers the one that worked (the components' side of apiserver failover).
+
+Every transport failure - refused or timed-out connects, a full connection pool, a read that
+timed out - comes back as `Unavailable`, the one "try again later" error callers handle: none of
+httpx's exception types leaks out to crash a controller's worker or a kubelet's heartbeat.
+The pool keeps as many idle connections as it may open, so a burst does not end in a storm of
+fresh connects to a busy apiserver; callers that must not be starved by others' traffic (the
+kubelet's heartbeats, as upstream's separate heartbeat client) use a Client of their own.
 """
 from __future__ import annotations
 
@@ -68,7 +75,13 @@ class ApiError(Exception):
 
 
 class Unavailable(Exception):
-    """No configured apiserver could be reached."""
+    """No configured apiserver could be reached, or the request failed in transport (timed out,
+    connection pool exhausted): transient, worth retrying with back-off."""
+
+
+# Failures that happen before the request reached a server (or that break the connection): the
+# next server URL may do better. Any other transport error is reported as Unavailable at once.
+_FAILOVER = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 
 
 PATCH_TYPES = {
@@ -81,7 +94,11 @@ PATCH_TYPES = {
 class Client:
     """One httpx connection pool shared by every request and watch of a component."""
 
-    def __init__(self, config: ClientConfig, user_agent: str = "kubeling", timeout: float = 30.0) -> None:
+    def __init__(self, config: ClientConfig, user_agent: str = "kubeling", timeout: float = 30.0, *,
+                 max_connections: int = 100, connect_timeout: float = 5.0,
+                 pool_timeout: float | None = None) -> None:
+        """`timeout` bounds each read and write; `pool_timeout` (default: `timeout`) how long a
+        request may wait for a free connection; `max_connections` counts watches too."""
         self.config = config
         self.servers = list(config.servers)
         self._current = 0
@@ -89,8 +106,11 @@ class Client:
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
         self._http = httpx.AsyncClient(headers=headers, verify=config.verify, cert=config.cert,
-                                       timeout=httpx.Timeout(timeout, connect=5.0),
-                                       limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+                                       timeout=httpx.Timeout(timeout, connect=connect_timeout,
+                                                             pool=timeout if pool_timeout is None else pool_timeout),
+                                       limits=httpx.Limits(max_connections=max_connections,
+                                                           max_keepalive_connections=max_connections))
+        self._connect_timeout = connect_timeout
 
     @property
     def server(self) -> str:
@@ -112,12 +132,14 @@ class Client:
             try:
                 r = await self._http.request(method, self.servers[idx] + path, params=_clean(params),
                                              content=content, headers=headers)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError) as e:
+            except _FAILOVER as e:
                 last = e
                 continue
+            except httpx.TransportError as e:  # PoolTimeout, ReadTimeout, WriteTimeout, ...
+                raise Unavailable(f"{method} {path}: {e!r}") from e
             self._current = idx
             return _decode(r)
-        raise Unavailable(f"no apiserver reachable ({', '.join(self.servers)}): {last!r}")
+        raise Unavailable(f"no apiserver reachable ({', '.join(self.servers)}): {last!r}") from last
 
     # -- verbs ------------------------------------------------------------------------------------
 
@@ -190,7 +212,7 @@ class Client:
             idx = (self._current + attempt) % len(self.servers)
             try:
                 async with self._http.stream("GET", self.servers[idx] + res.path(namespace), params=params,
-                                             timeout=httpx.Timeout(None, connect=5.0)) as r:
+                                             timeout=httpx.Timeout(None, connect=self._connect_timeout)) as r:
                     self._current = idx
                     if r.status_code != 200:
                         await r.aread()
@@ -204,7 +226,9 @@ class Client:
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 last = e
                 continue
-        raise Unavailable(f"no apiserver reachable ({', '.join(self.servers)}): {last!r}")
+            except httpx.TransportError as e:  # a full pool, a broken stream: the informer relists
+                raise Unavailable(f"watch {res.plural}: {e!r}") from e
+        raise Unavailable(f"no apiserver reachable ({', '.join(self.servers)}): {last!r}") from last
 
 
 def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:

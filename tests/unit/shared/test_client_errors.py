@@ -1,0 +1,61 @@
+"""Every transport failure reaches callers of the API client as `Unavailable` (retry later),
+never as an httpx exception that a caller's `except` would miss; connect failures fail over."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from kubeling.shared.client import PODS, Client, Unavailable
+from kubeling.shared.kubeconfig import ClientConfig
+
+
+def client(servers: list[str], handler) -> Client:
+    c = Client(ClientConfig(servers=servers))
+    c._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return c
+
+
+@pytest.mark.parametrize("exc", [httpx.PoolTimeout("pool"), httpx.ReadTimeout("read"), httpx.WriteTimeout("write"),
+                                 httpx.WriteError("write"), httpx.ConnectTimeout("connect")])
+def test_transport_errors_become_unavailable(exc: Exception):
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise exc
+
+    async def main() -> None:
+        with pytest.raises(Unavailable) as info:
+            await client(["http://127.0.0.1:1"], handler).get(PODS, "web", "default")
+        assert info.value.__cause__ is exc
+
+    asyncio.run(main())
+
+
+def test_connect_error_fails_over_and_the_working_server_is_remembered():
+    seen: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.host)
+        if req.url.host == "127.0.0.1":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={"kind": "Pod"})
+
+    async def main() -> None:
+        c = client(["http://127.0.0.1:1", "http://127.0.0.2:1"], handler)
+        assert (await c.get(PODS, "web", "default"))["kind"] == "Pod"
+        assert (await c.get(PODS, "web", "default"))["kind"] == "Pod"
+        assert seen == ["127.0.0.1", "127.0.0.2", "127.0.0.2"]
+
+    asyncio.run(main())
+
+
+def test_a_watch_on_a_full_pool_is_unavailable():
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.PoolTimeout("pool")
+
+    async def main() -> None:
+        with pytest.raises(Unavailable):
+            async for _ in client(["http://127.0.0.1:1"], handler).watch(PODS):
+                pass
+
+    asyncio.run(main())
