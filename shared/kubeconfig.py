@@ -1,13 +1,17 @@
 """Loading a kubeconfig the way client-go's clientcmd does, for kubeling's components.
 
 Only what a component needs: the current context's cluster server(s), its bearer token (inline
-or `tokenFile`), TLS trust, and the default namespace. kubeling adds one extension: the
+or `tokenFile`) or client certificate (file or `-data`), TLS trust (`certificate-authority` or
+`certificate-authority-data`, as kubeadm writes them), and the default namespace. kubeling adds one extension: the
 cluster's `server` may be a comma-separated list of apiserver URLs, and the client fails over
 between them in order, so a node agent survives the loss of one apiserver.
 """
 from __future__ import annotations
 
+import base64
 import os
+import ssl
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ class ClientConfig:
     servers: list[str]
     token: str | None = None
     namespace: str = "default"
-    verify: bool | str = True
+    verify: bool | str | ssl.SSLContext = True
     cert: tuple[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -38,6 +42,34 @@ def _named(items: list[dict[str, Any]] | None, name: str, what: str) -> dict[str
 
 def _resolve(base: Path, p: str) -> str:
     return str(p if os.path.isabs(p) else base / p)
+
+
+def _b64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as e:
+        raise KubeconfigError(f"invalid base64 in kubeconfig: {e}") from None
+
+
+def _context(verify: bool | str) -> ssl.SSLContext:
+    if verify is False:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+
+
+def _load_chain_data(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    """ssl loads a certificate chain only from files: write the inline data to a private temp
+    file, load it, and remove it at once."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as f:  # created 0600
+        f.write(cert + b"\n" + key)
+        f.flush()
+        try:
+            ctx.load_cert_chain(f.name)
+        except ssl.SSLError as e:
+            raise KubeconfigError(f"client-certificate-data / client-key-data: {e}") from None
 
 
 def parse(text: str, base: Path | None = None, context: str | None = None) -> ClientConfig:
@@ -59,13 +91,19 @@ def parse(text: str, base: Path | None = None, context: str | None = None) -> Cl
     token = user.get("token")
     if not token and user.get("tokenFile"):
         token = Path(_resolve(base, user["tokenFile"])).read_text().strip()
-    verify: bool | str = True
+    verify: bool | str | ssl.SSLContext = True
     if cluster.get("insecure-skip-tls-verify"):
         verify = False
+    elif cluster.get("certificate-authority-data"):
+        verify = ssl.create_default_context(cadata=_b64(cluster["certificate-authority-data"]).decode())
     elif cluster.get("certificate-authority"):
         verify = _resolve(base, cluster["certificate-authority"])
     cert = None
-    if user.get("client-certificate") and user.get("client-key"):
+    if user.get("client-certificate-data") and user.get("client-key-data"):
+        if not isinstance(verify, ssl.SSLContext):
+            verify = _context(verify)
+        _load_chain_data(verify, _b64(user["client-certificate-data"]), _b64(user["client-key-data"]))
+    elif user.get("client-certificate") and user.get("client-key"):
         cert = (_resolve(base, user["client-certificate"]), _resolve(base, user["client-key"]))
     return ClientConfig(servers=servers, token=token, namespace=ctx.get("namespace") or "default", verify=verify, cert=cert)
 

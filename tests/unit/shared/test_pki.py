@@ -36,3 +36,24 @@ def test_ca_round_trips_through_files(tmp_path):
     x509.load_pem_x509_certificate(again.issue("x", client=True).cert).verify_directly_issued_by(ca.cert)
     with pytest.raises(ValueError):
         ca.issue("nothing")
+
+
+def test_kubeconfig_with_inline_certificates_gives_one_ssl_context():
+    import base64
+
+    from kubeling.shared.kubeconfig import KubeconfigError, parse
+
+    ca = CertificateAuthority.create()
+    kp = ca.issue("kubernetes-admin", orgs=("system:masters",), client=True)
+    b = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    text = f"""
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:6443", certificate-authority-data: {b(ca.cert_pem)}}}}}]
+users: [{{name: u, user: {{client-certificate-data: {b(kp.cert)}, client-key-data: {b(kp.key)}}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+current-context: c
+"""
+    cfg = parse(text)
+    assert isinstance(cfg.verify, ssl.SSLContext) and cfg.cert is None
+    assert [c["subject"] for c in cfg.verify.get_ca_certs()] == [((("commonName", "kubernetes"),),)]
+    with pytest.raises(KubeconfigError):
+        parse(text.replace(b(kp.key), b(ca.issue("other", client=True).key)))

@@ -1,0 +1,201 @@
+"""A launched cluster's credentials, laid out as kubeadm lays out /etc/kubernetes.
+
+`kubeling up` is safe by default, as a kubeadm cluster is:
+- one CA (`pki/ca.crt`) signs the apiserver's serving certificate, the store members' serving
+  certificates and the client certificates that the store's `--client-cert-auth` accepts (the
+  apiserver's `apiserver-etcd-client`, and `healthcheck-client` for `kubeling status`);
+- every component has its own kubeconfig with its own identity, so RBAC and the Node authorizer
+  give it only the rights it needs: `admin.conf` (kubernetes-admin in system:masters, for kubectl),
+  `scheduler.conf` (system:kube-scheduler), `controller-manager.conf`
+  (system:kube-controller-manager), `kubelet-<node>.conf` (system:node:<node> in system:nodes);
+  identities are bearer tokens from `pki/tokens.csv` (upstream's --token-auth-file format);
+- ServiceAccount tokens are signed with `pki/sa.key` and verified with `pki/sa.pub`;
+- Secrets are encrypted at rest with an aescbc key in `pki/encryption-config.yaml`.
+Everything is made once and kept, so `kubeling up` again with the same name finds the same
+credentials and the data encrypted with the same key.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kubeling.shared.pki import CertificateAuthority
+
+ADMIN = "admin"
+SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a kubeconfig speaks for: upstream's user name and groups for that component."""
+
+    key: str  # admin, scheduler, controller-manager, kubelet-node-1
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+def identity(key: str) -> Identity:
+    if key == ADMIN:
+        return Identity(key, "kubernetes-admin", ("system:masters",))
+    if key == "scheduler":
+        return Identity(key, "system:kube-scheduler")
+    if key == "controller-manager":
+        return Identity(key, "system:kube-controller-manager")
+    if key.startswith("kubelet-"):
+        return Identity(key, f"system:node:{key.removeprefix('kubelet-')}", ("system:nodes",))
+    raise ValueError(f"no identity for {key!r}")
+
+
+class ClusterCredentials:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pki = root / "pki"
+
+    # --- files -------------------------------------------------------------------------------
+    @property
+    def ca(self) -> Path:
+        return self.pki / "ca.crt"
+
+    def cert(self, stem: str) -> Path:
+        return self.pki / f"{stem}.crt"
+
+    def key(self, stem: str) -> Path:
+        return self.pki / f"{stem}.key"
+
+    @property
+    def tokens(self) -> Path:
+        return self.pki / "tokens.csv"
+
+    @property
+    def encryption_config(self) -> Path:
+        return self.pki / "encryption-config.yaml"
+
+    def kubeconfig(self, key: str) -> Path:
+        return self.root / "kubeconfig" if key == ADMIN else self.root / "kubeconfigs" / f"{key}.conf"
+
+    # --- making them -------------------------------------------------------------------------
+    def ensure(self, hosts: tuple[str, ...], identities: list[str]) -> None:
+        """Create whatever is missing: the CA and keys once, certificates for `hosts`, a token for
+        every identity. Existing files are kept (a restarted cluster keeps its credentials)."""
+        self.pki.mkdir(parents=True, exist_ok=True)
+        if self.ca.exists():
+            ca = CertificateAuthority.load(self.ca, self.key("ca"))
+        else:
+            ca = CertificateAuthority.create("kubernetes")
+            ca.keypair().write(self.pki, "ca")
+        sans = tuple(dict.fromkeys(("127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
+                                    "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", *hosts)))
+        issue = {
+            "apiserver": dict(common_name="kube-apiserver", hosts=sans, server=True),
+            "etcd-server": dict(common_name="etcd-server", hosts=sans, server=True),
+            "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
+            "healthcheck-client": dict(common_name="kube-etcd-healthcheck-client", client=True),
+        }
+        for stem, spec in issue.items():
+            if not self.cert(stem).exists():
+                ca.issue(**spec).write(self.pki, stem)  # type: ignore[arg-type]
+        if not self.key("sa").exists():
+            sa = ec.generate_private_key(ec.SECP256R1())
+            self.key("sa").touch(mode=0o600)
+            self.key("sa").write_bytes(sa.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+            (self.pki / "sa.pub").write_bytes(sa.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        if not self.encryption_config.exists():
+            self.encryption_config.touch(mode=0o600)
+            self.encryption_config.write_text(encryption_config_yaml(base64.b64encode(secrets.token_bytes(32)).decode()))
+        tokens = self.read_tokens()
+        for key in identities:
+            if key not in tokens:
+                tokens[key] = secrets.token_hex(16)
+        self._write_tokens(tokens)
+
+    def read_tokens(self) -> dict[str, str]:
+        """identity key -> token (the identity key is kept in the file's uid column)."""
+        if not self.tokens.exists():
+            return {}
+        with self.tokens.open(newline="") as f:
+            return {row[2]: row[0] for row in csv.reader(f) if len(row) >= 3}
+
+    def _write_tokens(self, tokens: dict[str, str]) -> None:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        for key, token in sorted(tokens.items()):
+            ident = identity(key)
+            w.writerow([token, ident.user, key, ",".join(ident.groups)] if ident.groups else [token, ident.user, key])
+        self.tokens.touch(mode=0o600)
+        self.tokens.write_text(out.getvalue())
+
+    def write_kubeconfig(self, key: str, cluster: str, server: str) -> Path:
+        path = self.kubeconfig(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(kubeconfig_yaml(cluster, server, self.ca.read_bytes(), identity(key).user,
+                                        self.read_tokens()[key]))
+        return path
+
+    # --- command lines -----------------------------------------------------------------------
+    def etcd_args(self) -> list[str]:
+        return ["--cert-file", str(self.cert("etcd-server")), "--key-file", str(self.key("etcd-server")),
+                "--trusted-ca-file", str(self.ca), "--client-cert-auth"]
+
+    def apiserver_args(self) -> list[str]:
+        return [
+            "--tls-cert-file", str(self.cert("apiserver")), "--tls-private-key-file", str(self.key("apiserver")),
+            "--client-ca-file", str(self.ca), "--token-auth-file", str(self.tokens),
+            "--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction",
+            "--service-account-issuer", SA_ISSUER, "--service-account-key-file", str(self.pki / "sa.pub"),
+            "--service-account-signing-key-file", str(self.key("sa")),
+            "--encryption-provider-config", str(self.encryption_config),
+            "--etcd-cafile", str(self.ca), "--etcd-certfile", str(self.cert("apiserver-etcd-client")),
+            "--etcd-keyfile", str(self.key("apiserver-etcd-client")),
+        ]
+
+    def store_client(self) -> tuple[str, tuple[str, str]]:
+        """(CA, (cert, key)) for the launcher's own store health checks."""
+        return str(self.ca), (str(self.cert("healthcheck-client")), str(self.key("healthcheck-client")))
+
+
+def encryption_config_yaml(key_b64: str) -> str:
+    return f"""apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources:
+  - secrets
+  providers:
+  - aescbc:
+      keys:
+      - name: key1
+        secret: {key_b64}
+  - identity: {{}}
+"""
+
+
+def kubeconfig_yaml(cluster: str, server: str, ca_pem: bytes, user: str, token: str) -> str:
+    ca_data = base64.b64encode(ca_pem).decode()
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {cluster}
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca_data}
+contexts:
+- name: {cluster}
+  context:
+    cluster: {cluster}
+    user: {user}
+    namespace: default
+current-context: {cluster}
+users:
+- name: {user}
+  user:
+    token: {token}
+"""
