@@ -23,6 +23,13 @@ from .metrics import Metrics
 from .scheduler import Scheduler
 
 
+def _percentage(v: str) -> int:
+    n = int(v)
+    if not 0 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"percentageOfNodesToScore must be between 0 and 100, got {n}")
+    return n
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubeling scheduler", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,6 +45,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--leader-elect-resource-namespace", default="kube-system")
     p.add_argument("--bind-address", default="127.0.0.1", help="address for /healthz /livez /readyz /metrics")
     p.add_argument("--secure-port", type=int, default=10259, help="port for the health and metrics endpoints (plain HTTP)")
+    p.add_argument("--percentage-of-nodes-to-score", type=_percentage, default=0, metavar="0-100",
+                   help="stop filtering once this share of the nodes is feasible and score only those "
+                        "(KubeSchedulerConfiguration's percentageOfNodesToScore); 0 = adaptive, as upstream: "
+                        "50%% minus 1%% per 125 nodes, at least 5%%, and never fewer than 100 nodes")
+    p.add_argument("--max-binds-in-flight", type=int, default=64,
+                   help="binds sent and not yet answered before the scheduling loop waits")
     p.add_argument("--log-level", default="info")
     return p
 
@@ -47,7 +60,9 @@ async def run(args: argparse.Namespace) -> int:
     cfg = kubeconfig.load(args.kubeconfig, server=args.master)
     client = Client(cfg, user_agent="kubeling-scheduler")
     metrics = Metrics()
-    sched = Scheduler(client, args.scheduler_name, metrics)
+    sched = Scheduler(client, args.scheduler_name, metrics,
+                      percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
+                      max_binds_in_flight=max(1, args.max_binds_in_flight))
     identity = f"{socket.gethostname()}_{uuid.uuid4()}"
     routes = health_routes(sched.ready, metrics.registry)
 

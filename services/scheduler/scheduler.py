@@ -1,5 +1,13 @@
 """The scheduler: informers feed the scheduling queue and the cache; one loop takes the next
-pod, runs the framework, assumes the chosen node and binds asynchronously."""
+pod, runs the framework, assumes the chosen node and binds asynchronously.
+
+As upstream, the scheduling cycle (filter, score, assume) is serial and the binding cycle is
+not: each bind is its own task, many are in flight while the next pods are scheduled, and the
+assumed pod in the cache keeps them from double-booking a node. A failed bind forgets the
+assumption and requeues the pod. The loop yields to the event loop after every cycle so binds,
+informer events and events to the apiserver progress while a backlog is worked off, and it
+pauses when `max_binds_in_flight` binds are outstanding (the client's connection pool is
+finite; more would only queue inside it and time out)."""
 from __future__ import annotations
 
 import asyncio
@@ -46,14 +54,18 @@ def _node_sched_view(node: Obj) -> tuple[Any, ...]:
 
 class Scheduler:
     def __init__(self, client: Client, scheduler_name: str = "default-scheduler",
-                 metrics: Metrics | None = None, rng: random.Random | None = None) -> None:
+                 metrics: Metrics | None = None, rng: random.Random | None = None, *,
+                 percentage_of_nodes_to_score: int = 0, max_binds_in_flight: int = 64) -> None:
         self.client = client
         self.name = scheduler_name
         self.metrics = metrics or Metrics()
         self.rng = rng or random.Random()
         self.queue = SchedulingQueue()
         self.cache = Cache()
-        self.framework = Framework()
+        self.framework = Framework(percentage_of_nodes_to_score=percentage_of_nodes_to_score)
+        self.max_binds_in_flight = max_binds_in_flight
+        self._bind_tasks: set[asyncio.Task[None]] = set()
+        self._gauges_at = 0.0
         self.recorder = EventRecorder(client, scheduler_name)
         self.pods = Informer(client, PODS)
         self.nodes = Informer(client, NODES)
@@ -132,13 +144,23 @@ class Scheduler:
         await self.wait_synced()
         log.info("scheduling loop started", extra={"scheduler": self.name})
         while True:
+            while len(self._bind_tasks) >= self.max_binds_in_flight:
+                await asyncio.wait(list(self._bind_tasks), return_when=asyncio.FIRST_COMPLETED)
             info = await self.queue.pop()
             if info is None:
                 return
             await self.schedule_one(info)
-            c = self.queue.counts()
-            for q, n in c.items():
-                self.metrics.pending.labels(q).set(n)
+            self._update_gauges()
+            await asyncio.sleep(0)  # let binds, watches and events progress between cycles
+
+    def _update_gauges(self) -> None:
+        """scheduler_pending_pods, at most every half second: counting walks the whole queue."""
+        now = time.monotonic()
+        if now - self._gauges_at < 0.5:
+            return
+        self._gauges_at = now
+        for q, n in self.queue.counts().items():
+            self.metrics.pending.labels(q).set(n)
 
     async def schedule_one(self, info: QueuedPodInfo) -> None:
         pod = info.pod
@@ -163,7 +185,9 @@ class Scheduler:
         self.metrics.attempt_duration.labels("scheduled").observe(time.perf_counter() - started)
         t = asyncio.create_task(self._bind(info, assumed, node))
         self._binds.add(t)
+        self._bind_tasks.add(t)
         t.add_done_callback(self._binds.discard)
+        t.add_done_callback(self._bind_tasks.discard)
 
     async def _bind(self, info: QueuedPodInfo, assumed: Obj, node: str) -> None:
         md = assumed["metadata"]

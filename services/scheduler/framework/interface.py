@@ -19,6 +19,7 @@ class Code(Enum):
     ERROR = 1
     UNSCHEDULABLE = 2
     UNSCHEDULABLE_AND_UNRESOLVABLE = 3
+    SKIP = 4  # from PreFilter/PreScore: this plugin has nothing to say about this pod
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Status:
 
 
 SUCCESS = Status()
+SKIP = Status(Code.SKIP)
 
 
 def pod_key(pod: Obj) -> str:
@@ -53,51 +55,158 @@ def host_ports(pod: Obj) -> list[tuple[str, str, int]]:
     return out
 
 
+def controller_ref(pod: Obj) -> tuple[str, str] | None:
+    """(namespace, uid) of the pod's controller, the key default spreading groups pods by."""
+    md = pod.get("metadata") or {}
+    for ref in md.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return (md.get("namespace") or "", ref.get("uid") or "")
+    return None
+
+
+def _has_required_anti_affinity(pod: Obj) -> bool:
+    anti = ((pod.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity") or {}
+    return bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
+
+
+class PodInfo:
+    """What the cache needs of an assigned pod, computed once when it is added (upstream's
+    framework.PodInfo), so removing or re-adding it never parses its quantities again."""
+
+    __slots__ = ("pod", "requests", "non_zero", "ports", "controller", "required_anti_affinity")
+
+    def __init__(self, pod: Obj) -> None:
+        self.pod = pod
+        self.requests = pod_requests(pod)
+        self.non_zero = pod_requests(pod, non_zero=True)
+        self.ports = host_ports(pod)
+        self.controller = controller_ref(pod)
+        self.required_anti_affinity = _has_required_anti_affinity(pod)
+
+    def same_accounting(self, pod: Obj) -> bool:
+        """Would `pod` count exactly as this one does? (Status-only updates from the kubelet do.)"""
+        old = self.pod
+        return (old.get("spec") == pod.get("spec")
+                and (old.get("metadata") or {}).get("ownerReferences") == (pod.get("metadata") or {}).get("ownerReferences"))
+
+
 class NodeInfo:
-    """A node and the pods assigned (or assumed) to it, with running totals."""
+    """A node and the pods assigned (or assumed) to it, with running totals.
+
+    Everything a filter or score asks of a node per scheduling cycle is precomputed here when the
+    node or its pods change, not when a pod is scheduled: requested resources, host ports, labels,
+    taints by effect, pods per controller (default spreading) and pods with required
+    anti-affinity (InterPodAffinity). `generation` grows on every change, as upstream's
+    NodeInfo.Generation, so a snapshot can tell which nodes changed.
+    """
+
+    _next_generation = 0
 
     def __init__(self, node: Obj) -> None:
         self.node = node
         self.pods: dict[str, Obj] = {}
+        self.pod_infos: dict[str, PodInfo] = {}
         self.requested = Resources()
         self.non_zero_requested = Resources()
         self.used_ports: list[tuple[str, str, int]] = []
+        self.controller_counts: dict[tuple[str, str], int] = {}
+        self.pods_with_required_anti_affinity: dict[str, Obj] = {}
+        self._alloc_src: Any = object()
+        self.generation = 0
         self.set_node(node)
+
+    def _bump(self) -> None:
+        NodeInfo._next_generation += 1
+        self.generation = NodeInfo._next_generation
 
     def set_node(self, node: Obj) -> None:
         self.node = node
-        status = node.get("status") or {}
-        self.allocatable = Resources.from_list(status.get("allocatable") or status.get("capacity"))
-        pods = (status.get("allocatable") or status.get("capacity") or {}).get("pods")
-        self.allowed_pods = quantity.value(pods) if pods is not None else 110
-
-    @property
-    def name(self) -> str:
-        return self.node["metadata"]["name"]
+        md, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
+        self.name = md.get("name", "")
+        self.labels: dict[str, str] = md.get("labels") or {}
+        self.unschedulable = bool(spec.get("unschedulable"))
+        taints = spec.get("taints") or []
+        self.taints: list[dict[str, Any]] = taints
+        self.hard_taints = [t for t in taints if t.get("effect") in ("NoSchedule", "NoExecute")]
+        self.prefer_no_schedule_taints = [t for t in taints if t.get("effect") == "PreferNoSchedule"]
+        src = status.get("allocatable") or status.get("capacity")
+        if src != self._alloc_src:  # heartbeats repeat the same amounts: parse them only when they change
+            self._alloc_src = src
+            self.allocatable = Resources.from_list(src)
+            pods = (src or {}).get("pods")
+            self.allowed_pods = quantity.value(pods) if pods is not None else 110
+        self._bump()
 
     def add_pod(self, pod: Obj) -> None:
         k = pod_key(pod)
-        if k in self.pods:
-            self.remove_pod(self.pods[k])
+        old = self.pod_infos.get(k)
+        if old is not None:
+            if old.same_accounting(pod):
+                old.pod = self.pods[k] = pod  # only the object changes (status, labels)
+                if old.required_anti_affinity:
+                    self.pods_with_required_anti_affinity[k] = pod
+                self._bump()
+                return
+            self.remove_pod(old.pod)
+        pi = PodInfo(pod)
         self.pods[k] = pod
-        self.requested.add(pod_requests(pod))
-        self.non_zero_requested.add(pod_requests(pod, non_zero=True))
-        self.used_ports.extend(host_ports(pod))
+        self.pod_infos[k] = pi
+        self.requested.add(pi.requests)
+        self.non_zero_requested.add(pi.non_zero)
+        self.used_ports.extend(pi.ports)
+        if pi.controller is not None:
+            self.controller_counts[pi.controller] = self.controller_counts.get(pi.controller, 0) + 1
+        if pi.required_anti_affinity:
+            self.pods_with_required_anti_affinity[k] = pod
+        self._bump()
 
     def remove_pod(self, pod: Obj) -> None:
         k = pod_key(pod)
-        old = self.pods.pop(k, None)
-        if old is None:
+        pi = self.pod_infos.pop(k, None)
+        self.pods.pop(k, None)
+        if pi is None:
             return
-        self.requested.sub(pod_requests(old))
-        self.non_zero_requested.sub(pod_requests(old, non_zero=True))
-        for hp in host_ports(old):
+        self.requested.sub(pi.requests)
+        self.non_zero_requested.sub(pi.non_zero)
+        for hp in pi.ports:
             if hp in self.used_ports:
                 self.used_ports.remove(hp)
+        if pi.controller is not None:
+            n = self.controller_counts.get(pi.controller, 0) - 1
+            if n > 0:
+                self.controller_counts[pi.controller] = n
+            else:
+                self.controller_counts.pop(pi.controller, None)
+        self.pods_with_required_anti_affinity.pop(k, None)
+        self._bump()
 
 
 class CycleState(dict):
-    """Per-attempt scratch space shared by a plugin's PreScore/Score calls."""
+    """Per-attempt scratch space shared by a plugin's PreFilter/Filter and PreScore/Score calls."""
+
+
+def cycle_requests(state: CycleState, pod: Obj) -> tuple[Resources, Resources]:
+    """The pod's (requests, non-zero requests), computed once per attempt and shared by
+    NodeResourcesFit and BalancedAllocation instead of once per node."""
+    r = state.get("_requests")
+    if r is None:
+        r = state["_requests"] = (pod_requests(pod), pod_requests(pod, non_zero=True))
+    return r
+
+
+class PreFilterPlugin(Protocol):
+    """Runs once per attempt before Filter; returns SKIP when its Filter cannot reject any node
+    for this pod (upstream's PreFilterResult Skip), so the Filter is not called per node."""
+    name: str
+
+    def pre_filter(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None: ...
+
+
+class PreScorePlugin(Protocol):
+    """Runs once per attempt over the feasible nodes before Score; SKIP leaves the plugin out."""
+    name: str
+
+    def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None: ...
 
 
 class FilterPlugin(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubeling.shared.selectors import match_label_selector
 
-from ..interface import MAX_NODE_SCORE, SUCCESS, CycleState, NodeInfo, Obj, Status
+from ..interface import MAX_NODE_SCORE, SKIP, SUCCESS, CycleState, NodeInfo, Obj, Status
 
 AFFINITY = "node(s) didn't match pod affinity rules"
 ANTI = "node(s) didn't match pod anti-affinity rules"
@@ -45,13 +45,16 @@ def term_matches(term: dict[str, Any], owner: Obj, target: Obj) -> bool:
 
 
 def _labels(n: NodeInfo) -> dict[str, str]:
-    return (n.node.get("metadata") or {}).get("labels") or {}
+    return n.labels
 
 
 class InterPodAffinity:
     name = KEY
 
-    def pre_filter(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> None:
+    def pre_filter(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None:
+        """Per-domain counts over all nodes, once per attempt. The pod's own terms need every
+        pod; existing pods' anti-affinity only the pods that have some, which each NodeInfo
+        keeps apart (upstream's PodsWithRequiredAntiAffinity). Nothing to check: SKIP."""
         aff = _terms(pod, "podAffinity", "required")
         anti = _terms(pod, "podAntiAffinity", "required")
         pref = [(t.get("podAffinityTerm") or {}, int(t.get("weight") or 0), 1) for t in _terms(pod, "podAffinity", "preferred")]
@@ -62,8 +65,18 @@ class InterPodAffinity:
         existing_anti: set[tuple[str, str]] = set()
         pref_score: Counter[tuple[str, str]] = Counter()
         any_aff_match = False
-        for n in nodes:
+        own_terms = bool(aff or anti or pref)
+        # A Snapshot knows which nodes hold pods with required anti-affinity; a plain list is scanned.
+        with_anti = getattr(nodes, "have_pods_with_required_anti_affinity", None)
+        for n in nodes if own_terms or with_anti is None else with_anti:
             labels = _labels(n)
+            for other in n.pods_with_required_anti_affinity.values():
+                for t in _terms(other, "podAntiAffinity", "required"):
+                    tk = t.get("topologyKey", "")
+                    if tk in labels and term_matches(t, other, pod):
+                        existing_anti.add((tk, labels[tk]))
+            if not own_terms:
+                continue
             for other in n.pods.values():
                 for i, t in enumerate(aff):
                     if term_matches(t, pod, other):
@@ -75,10 +88,6 @@ class InterPodAffinity:
                     tk = t.get("topologyKey", "")
                     if tk in labels and term_matches(t, pod, other):
                         anti_domains.add((tk, labels[tk]))
-                for t in _terms(other, "podAntiAffinity", "required"):
-                    tk = t.get("topologyKey", "")
-                    if tk in labels and term_matches(t, other, pod):
-                        existing_anti.add((tk, labels[tk]))
                 for t, w, sign in pref:
                     tk = t.get("topologyKey", "")
                     if w and tk in labels and term_matches(t, pod, other):
@@ -87,6 +96,11 @@ class InterPodAffinity:
         state[KEY] = {"aff": aff, "anti": anti, "aff_counts": aff_counts, "anti_domains": anti_domains,
                       "existing_anti": existing_anti, "pref": pref_score,
                       "first_of_group": bool(aff) and not any_aff_match and self_match}
+        return None if (aff or anti or existing_anti) else SKIP
+
+    def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None:
+        s = state.get(KEY)
+        return None if s is None or s["pref"] else SKIP
 
     def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
         s = state.get(KEY)

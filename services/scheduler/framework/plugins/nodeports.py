@@ -2,7 +2,7 @@
 with every address)."""
 from __future__ import annotations
 
-from ..interface import SUCCESS, CycleState, NodeInfo, Obj, Status, host_ports
+from ..interface import SKIP, SUCCESS, CycleState, NodeInfo, Obj, Status, host_ports
 
 REASON = "node(s) didn't have free ports for the requested pod ports"
 
@@ -16,8 +16,13 @@ def _conflict(a: tuple[str, str, int], b: tuple[str, str, int]) -> bool:
 class NodePorts:
     name = "NodePorts"
 
+    def pre_filter(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None:
+        ports = state["NodePorts"] = host_ports(pod)
+        return None if ports else SKIP
+
     def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
-        for want in host_ports(pod):
+        wanted = state["NodePorts"] if "NodePorts" in state else host_ports(pod)
+        for want in wanted:
             if any(_conflict(want, used) for used in node.used_ports):
                 return Status.unschedulable(REASON)
         return SUCCESS

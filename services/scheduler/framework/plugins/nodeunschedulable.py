@@ -13,7 +13,7 @@ class NodeUnschedulable:
     name = "NodeUnschedulable"
 
     def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
-        if not (node.node.get("spec") or {}).get("unschedulable"):
+        if not node.unschedulable:
             return SUCCESS
         if tolerates((pod.get("spec") or {}).get("tolerations") or [], TAINT):
             return SUCCESS

@@ -17,18 +17,11 @@ from typing import Any
 
 from kubeling.shared.selectors import match_label_selector, match_labels, match_node_selector
 
-from ..interface import MAX_NODE_SCORE, SUCCESS, CycleState, NodeInfo, Obj, Status
+from ..interface import MAX_NODE_SCORE, SKIP, SUCCESS, CycleState, NodeInfo, Obj, Status, controller_ref
 
 REASON = "node(s) didn't match pod topology spread constraints"
 MISSING = "node(s) didn't match pod topology spread constraints (missing required label)"
 KEY = "PodTopologySpread"
-
-
-def controller_uid(pod: Obj) -> str | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref.get("uid")
-    return None
 
 
 def _constraints(pod: Obj, when: str) -> list[dict[str, Any]]:
@@ -37,7 +30,7 @@ def _constraints(pod: Obj, when: str) -> list[dict[str, Any]]:
 
 
 def _labels(n: NodeInfo) -> dict[str, str]:
-    return (n.node.get("metadata") or {}).get("labels") or {}
+    return n.labels
 
 
 def _matches(c: dict[str, Any], pod: Obj, other: Obj) -> bool:
@@ -72,11 +65,20 @@ def _counts(pod: Obj, constraints: list[dict[str, Any]], nodes: list[NodeInfo]) 
 class PodTopologySpread:
     name = KEY
 
-    def pre_filter(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> None:
+    def pre_filter(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None:
+        """Count matching pods per domain over all nodes, once; no hard constraint = no Filter."""
         hard = _constraints(pod, "DoNotSchedule")
         soft = _constraints(pod, "ScheduleAnyway")
         state[KEY] = {"hard": hard, "hard_counts": _counts(pod, hard, nodes),
                       "soft": soft, "soft_counts": _counts(pod, soft, nodes)}
+        return None if hard else SKIP
+
+    def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status | None:
+        """Nothing to spread: no constraints and no controller for the system default."""
+        s = state.get(KEY)
+        if s is None or s["soft"] or s["hard"]:
+            return None
+        return None if controller_ref(pod) is not None else SKIP
 
     def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
         s = state.get(KEY)
@@ -103,12 +105,8 @@ class PodTopologySpread:
                        for c, counts in zip(s["soft"], s["soft_counts"]))
         if s and s["hard"]:
             return 0  # explicit constraints replace the system default
-        uid = controller_uid(pod)
-        if uid is None:
-            return 0
-        ns = (pod.get("metadata") or {}).get("namespace")
-        return sum(1 for p in node.pods.values()
-                   if controller_uid(p) == uid and (p.get("metadata") or {}).get("namespace") == ns)
+        ref = controller_ref(pod)
+        return 0 if ref is None else node.controller_counts.get(ref, 0)  # kept by the cache per node
 
     def normalize(self, state: CycleState, pod: Obj, scores: dict[str, int]) -> None:
         top = max(scores.values(), default=0)
