@@ -94,7 +94,8 @@ def answers(url: str) -> bool:
 
 def test_kill_node_moves_pods_and_nodeport_keeps_answering(cluster: dict):
     env = cluster
-    wait_until(lambda: kubectl(env, "get", "nodes").count(" Ready") == 2, 60, interval=0.5, what="2 Ready nodes")
+    # node-1, node-2 and the tainted `controlplane` node that runs the control plane's static pods
+    wait_until(lambda: kubectl(env, "get", "nodes").count(" Ready") == 3, 60, interval=0.5, what="3 Ready nodes")
     kubectl(env, "apply", "-f", "-", input=APP)
     spread = wait_until(lambda: running_on(env), 90, interval=0.5, what="4 web pods Running")
     victim = max(spread, key=lambda n: spread[n])
