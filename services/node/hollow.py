@@ -2,10 +2,14 @@
 with hundreds of nodes on a laptop.
 
 Each hollow node is a full kubelet - it registers its Node, renews its Lease, posts status and
-runs the pods bound to it in its own fake runtime - but they share one API client, one pod
-informer (dispatched by spec.nodeName, instead of one watch per node), and one kubelet API
+runs the pods bound to it in its own fake runtime - but they share one pod informer (dispatched
+by spec.nodeName, instead of one watch per node), one pod status manager, and one kubelet API
 listener (logs are found by pod). Containers open no sockets, and kube-proxy and DNS are not
 run. Node i gets the i-th /24 of --cluster-cidr for its pods.
+
+They share the process's three API clients (main.NodeClients): pod traffic, events and
+heartbeats each have their own connection pool, so a thousand pods starting at once can delay
+events and pod statuses but never a node's Lease.
 """
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ import asyncio
 import ipaddress
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubeling.shared.client import PODS, Client
+from kubeling.shared.client import PODS
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer, Request, Response, text
@@ -24,15 +28,24 @@ from kubeling.shared.informer import Handlers, Informer
 from .kubelet.kubelet import Kubelet
 from .kubelet.nodestatus import NodeStatusManager
 from .kubelet.server import kubelet_api
+from .kubelet.status import StatusManager
+
+if TYPE_CHECKING:
+    from .main import NodeClients
 
 log = logging.getLogger("node.hollow")
 
 
 class HollowNodes:
-    def __init__(self, client: Client, args: Any) -> None:
-        self.client = client
+    STATUS_WORKERS = 16  # pod status writes in flight at once, for all the hollow nodes together
+
+    def __init__(self, clients: "NodeClients", args: Any) -> None:
+        self.clients = clients
+        client = clients.pods
         self.args = args
         self.pods = Informer(client, PODS)
+        self.status_manager = StatusManager(client, lambda ns, name: self.pods.get(f"{ns}/{name}"),
+                                            workers=self.STATUS_WORKERS)
         self.kubelets: dict[str, Kubelet] = {}
         self.managers: dict[str, NodeStatusManager] = {}
         subnets = ipaddress.ip_network(args.cluster_cidr, strict=False).subnets(new_prefix=24)
@@ -43,11 +56,12 @@ class HollowNodes:
                 self.cidrs[name] = str(next(subnets))
             except StopIteration:
                 raise SystemExit(f"--cluster-cidr {args.cluster_cidr} has no /24 left for {name}")
-            k = Kubelet(client, name, args.node_ip, EventRecorder(client, "kubelet", host=name, reporting_instance=name),
-                        informer=self.pods)
+            k = Kubelet(client, name, args.node_ip,
+                        EventRecorder(clients.events, "kubelet", host=name, reporting_instance=name),
+                        informer=self.pods, status_manager=self.status_manager)
             k.runtime.serve_ports = False
             self.kubelets[name] = k
-            nsm = NodeStatusManager(client, name, args.node_ip, args.kubelet_port, args.cpu, args.memory, args.max_pods,
+            nsm = NodeStatusManager(clients.heartbeat, name, args.node_ip, args.kubelet_port, args.cpu, args.memory, args.max_pods,
                                     {**args.node_labels, "kubeling.io/hollow": "true"}, args.register_with_taints,
                                     self.cidrs[name], update_period=args.node_status_update_frequency)
             k.node_getter = (lambda m: lambda: m.node)(nsm)
@@ -86,6 +100,7 @@ class HollowNodes:
             self.kubelets[name].start(self.cidrs[name])
         try:
             await asyncio.gather(*(register(n) for n in self.managers))
+            self.status_manager.start()
             self.pods.start()
             period = self.args.node_status_update_frequency
 
@@ -95,6 +110,8 @@ class HollowNodes:
             await asyncio.gather(*(beat(m) for m in self.managers.values()))
         finally:
             await self.pods.stop()
+            await self.status_manager.stop()
             for k in self.kubelets.values():
                 await k.shutdown()
+                await k.recorder.flush(0.2)
             await server.close()

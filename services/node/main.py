@@ -13,10 +13,14 @@ import asyncio
 import ipaddress
 import logging
 import signal
+import sys
+from dataclasses import dataclass
+from typing import Any
 
 from kubeling.shared import kubeconfig, log as klog
 from kubeling.shared.flags import boolean, duration
-from kubeling.shared.client import ENDPOINTSLICES, NODES, SERVICES, ApiError, Client
+from kubeling.shared.kubeconfig import ClientConfig
+from kubeling.shared.client import ENDPOINTSLICES, NODES, SERVICES, ApiError, Client, Unavailable
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer
@@ -91,29 +95,84 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hollow-nodes", type=int, default=0,
                    help="run N hollow nodes named <node-name>-0..N-1 in this process (for benchmarks)")
     p.add_argument("--cluster-cidr", default="127.248.0.0/14", help="with --hollow-nodes: pod /24s are cut from this")
+    p.add_argument("--host-gw", type=boolean, nargs="?", const=True, default=False,
+                   help="pod networking across node containers: route other nodes' podCIDRs via their "
+                        "InternalIP, this node's podCIDR and --service-cluster-ip-range to lo (needs NET_ADMIN; see routes.py)")
+    p.add_argument("--service-cluster-ip-range", default="", help="with --host-gw: the Service range, routed to lo")
     p.add_argument("--log-level", default="info")
     return p
 
 
+@dataclass
+class NodeClients:
+    """The agent's API clients, one connection pool each, as the kubelet has (kubeClient,
+    eventClient, heartbeatClient): pod traffic - informers, pod status, deletions - can
+    exhaust its own pool, but never the one that renews the Lease, and events, which are best
+    effort, queue on a small pool of their own."""
+    pods: Client
+    events: Client
+    heartbeat: Client
+
+    @classmethod
+    def create(cls, cfg: ClientConfig, user_agent: str, update_period: float, nodes: int = 1) -> "NodeClients":
+        # upstream sets the heartbeat client's timeout to the status update period; a floor keeps
+        # a short test period from failing every heartbeat on a loaded machine
+        beat = min(40.0, max(update_period, 10.0))
+        return cls(pods=Client(cfg, user_agent),
+                   events=Client(cfg, user_agent, max_connections=min(nodes, 8) + 1, pool_timeout=60.0),
+                   heartbeat=Client(cfg, user_agent, timeout=beat, max_connections=min(2 * nodes, 16)))
+
+    async def aclose(self) -> None:
+        for c in (self.pods, self.events, self.heartbeat):
+            await c.aclose()
+
+
+def log_unhandled(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's last resort: an exception nobody retrieved is logged with its traceback
+    (instead of asyncio's bare print), so no background task dies unnoticed."""
+    exc = context.get("exception")
+    task = context.get("task") or context.get("future")
+    logging.getLogger("node").error("unhandled exception in background task",
+                                    extra={"task": getattr(task, "get_name", lambda: repr(task))(),
+                                           "detail": context.get("message", "")},
+                                    exc_info=exc if isinstance(exc, BaseException) else None)
+
+
+def report_exit(log: logging.Logger, task: asyncio.Task[Any], what: str) -> int:
+    """The exit code for a main task that ended by itself: never 0, and always with a message."""
+    exc = task.exception()
+    if exc is not None:
+        log.critical(f"{what} failed; exiting", extra={"err": repr(exc)[:300]}, exc_info=exc)
+        print(f"kubeling node: {what} failed: {exc!r}", file=sys.stderr, flush=True)
+    else:
+        log.critical(f"{what} stopped unexpectedly; exiting")
+        print(f"kubeling node: {what} stopped unexpectedly", file=sys.stderr, flush=True)
+    return 1
+
+
 async def run_hollow(args: argparse.Namespace) -> int:
     from .hollow import HollowNodes
-    client = Client(kubeconfig.load(args.kubeconfig, server=args.master), user_agent="kubeling-kubelet/hollow")
-    hollow = HollowNodes(client, args)
-    task = asyncio.create_task(hollow.run())
+    log = logging.getLogger("node.hollow")
+    asyncio.get_running_loop().set_exception_handler(log_unhandled)
+    clients = NodeClients.create(kubeconfig.load(args.kubeconfig, server=args.master), "kubeling-kubelet/hollow",
+                                 args.node_status_update_frequency, args.hollow_nodes)
+    hollow = HollowNodes(clients, args)
+    task = asyncio.create_task(hollow.run(), name="hollow-nodes")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    rc = 1 if task in done and task.exception() else 0
+    rc = report_exit(log, task, "hollow nodes") if task in done else 0
+    log.info("shutting down", extra={"rc": rc})
     task.cancel()
     stopper.cancel()
     try:
         await task
     except (asyncio.CancelledError, Exception):
         pass
-    await client.aclose()
+    await clients.aclose()
     return rc
 
 
@@ -121,11 +180,13 @@ async def run(args: argparse.Namespace) -> int:
     if args.hollow_nodes:
         return await run_hollow(args)
     log = logging.getLogger("node")
+    asyncio.get_running_loop().set_exception_handler(log_unhandled)
     cfg = kubeconfig.load(args.kubeconfig, server=args.master)
-    client = Client(cfg, user_agent=f"kubeling-kubelet/{args.node_name}")
-    recorder = EventRecorder(client, "kubelet", host=args.node_name, reporting_instance=args.node_name)
+    clients = NodeClients.create(cfg, f"kubeling-kubelet/{args.node_name}", args.node_status_update_frequency)
+    client = clients.pods
+    recorder = EventRecorder(clients.events, "kubelet", host=args.node_name, reporting_instance=args.node_name)
     kubelet = Kubelet(client, args.node_name, args.node_ip, recorder)
-    nsm = NodeStatusManager(client, args.node_name, args.node_ip, args.kubelet_port, args.cpu, args.memory,
+    nsm = NodeStatusManager(clients.heartbeat, args.node_name, args.node_ip, args.kubelet_port, args.cpu, args.memory,
                             args.max_pods, args.node_labels, args.register_with_taints, args.pod_cidr,
                             update_period=args.node_status_update_frequency)
     services, slices = Informer(client, SERVICES), Informer(client, ENDPOINTSLICES)
@@ -160,9 +221,14 @@ async def run(args: argparse.Namespace) -> int:
         if not (node.get("spec") or {}).get("podCIDR"):
             try:  # record where our pods' IPs come from, as the IPAM controller would
                 node = await client.patch(NODES, args.node_name, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
-            except ApiError as e:
+            except (ApiError, Unavailable) as e:
                 log.warning("could not record podCIDR on the Node", extra={"err": str(e)[:200]})
         log.info("node registered", extra={"node": args.node_name, "podCIDR": cidr})
+        if args.host_gw:  # before anything binds a pod IP or a ClusterIP
+            from .routes import HostGateway
+            hostgw = HostGateway(client, args.node_name, [cidr, *filter(None, args.service_cluster_ip_range.split(","))])
+            await hostgw.setup_local()
+            background.add(asyncio.create_task(hostgw.run(), name="host-gw"))
         if args.pod_manifest_path:
             kubelet.static = StaticPods(kubelet, args.pod_manifest_path,
                                         lambda: ((nsm.node or {}).get("metadata") or {}).get("uid", ""),
@@ -182,10 +248,7 @@ async def run(args: argparse.Namespace) -> int:
     main_task = asyncio.create_task(start())
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({main_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    rc = 0
-    if main_task in done and main_task.exception():
-        log.error("node agent failed", extra={"err": repr(main_task.exception())})
-        rc = 1
+    rc = report_exit(log, main_task, "node agent") if main_task in done else 0
     log.info("shutting down")
     for t in background:
         t.cancel()
@@ -204,7 +267,7 @@ async def run(args: argparse.Namespace) -> int:
     await kubelet.shutdown()
     await recorder.flush()
     await server.close()
-    await client.aclose()
+    await clients.aclose()
     return rc
 
 

@@ -7,6 +7,9 @@ containers as restartPolicy says, each behind its own CrashLoopBackOff; pull ima
 (ErrImagePull, then ImagePullBackOff). A deleted pod's containers get SIGTERM and up to its
 grace period before SIGKILL; then the kubelet removes the pod object for good (delete with
 grace period 0), as the real status manager does.
+
+Statuses reach the apiserver through the status manager (status.StatusManager): a pod worker
+only records what it computed, and never waits for, or loses, a status write.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from .program import StartError
 from .prober import Prober
 from .static import StaticPods, is_mirror
 from .runtime import EXITED, RUNNING, Container, FakeRuntime, ImagePullError
-from .status import conditions, container_status, get_phase, qos_class
+from .status import StatusManager, conditions, container_status, get_phase, qos_class
 
 log = logging.getLogger("kubelet")
 Obj = dict[str, Any]
@@ -65,10 +68,11 @@ def _pod_ref(pod: Obj) -> str:
 
 class Kubelet:
     def __init__(self, client: Client, node_name: str, node_ip: str, recorder: EventRecorder,
-                 informer: Informer | None = None) -> None:
+                 informer: Informer | None = None, status_manager: StatusManager | None = None) -> None:
         """`informer`: a pod informer shared by several kubelets in one process (hollow nodes),
         whose owner dispatches each pod to its node's kubelet; by default the kubelet watches
-        the pods bound to its node itself."""
+        the pods bound to its node itself. `status_manager`: likewise shared (its owner runs
+        it); by default the kubelet runs its own."""
         self.client = client
         self.node_name = node_name
         self.node_ip = node_ip
@@ -86,11 +90,16 @@ class Kubelet:
         self.node_getter: Callable[[], Obj | None] = lambda: None  # the registered Node, for admission
         if self.owns_informer:
             self.informer.add_handlers(Handlers(self.pod_seen, lambda _o, n: self.pod_seen(n), self.pod_gone))
+        self.owns_status_manager = status_manager is None
+        self.status_manager = status_manager or StatusManager(
+            client, lambda ns, name: self.informer.get(f"{ns}/{name}"))
 
     # -- wiring --------------------------------------------------------------------------------
 
     def start(self, pod_cidr: str) -> None:
         self.ipam = IPAM(pod_cidr)
+        if self.owns_status_manager:
+            self.status_manager.start()
         if self.owns_informer:
             self.informer.start()
 
@@ -120,6 +129,7 @@ class Kubelet:
         rec = self.pods.get(uid)
         if rec:
             rec.last_status = None
+            self.status_manager.resend(uid)
             rec.wake.set()
 
     def _run(self, pod: Obj) -> None:
@@ -197,11 +207,15 @@ class Kubelet:
                 delay = await self.sync_pod(rec)
             except asyncio.CancelledError:
                 raise
+            except (ApiError, Unavailable, OSError) as e:  # transient: the next pass tries again
+                log.warning("sync pod failed; will retry", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
+                delay = 2.0
             except Exception:
                 log.exception("sync pod failed", extra={"pod": _pod_ref(rec.pod)})
                 delay = 2.0
             if rec.deleted and not rec.sandbox_id:
                 self.pods.pop(rec.uid, None)
+                self.status_manager.forget(rec.uid)
                 return
             try:
                 await asyncio.wait_for(rec.wake.wait(), delay)
@@ -294,12 +308,8 @@ class Kubelet:
         reason, message = failure
         rec.finished = True
         self.recorder.event(rec.pod, "Warning", reason, message.removeprefix("Pod was rejected: "))
-        md = rec.pod["metadata"]
         status = {"phase": "Failed", "reason": reason, "message": message, "startTime": now_rfc3339()}
-        try:
-            await self.client.patch(PODS, md["name"], {"status": status}, md.get("namespace"), subresource="status")
-        except (ApiError, Unavailable, OSError) as e:
-            log.warning("could not report pod rejection", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
+        self.status_manager.set(rec.pod, status)
         log.info("pod rejected at admission", extra={"pod": _pod_ref(rec.pod), "reason": reason})
         return False
 
@@ -492,6 +502,8 @@ class Kubelet:
     async def shutdown(self) -> None:
         if self.owns_informer:
             await self.informer.stop()
+        if self.owns_status_manager:
+            await self.status_manager.stop()
         for rec in list(self.pods.values()):
             if rec.task:
                 rec.task.cancel()
@@ -560,16 +572,10 @@ class Kubelet:
         return status
 
     async def _push_status(self, rec: PodRecord) -> Obj | None:
+        """Compute the pod's status and hand it to the status manager, which (re)sends it until
+        the apiserver has it."""
         status = self.compute_status(rec)
-        if status == rec.last_status:
-            return status
-        md = rec.pod["metadata"]
-        try:
-            await self.client.patch(PODS, md["name"], {"status": status}, md.get("namespace"), subresource="status")
+        if status != rec.last_status:
+            self.status_manager.set(rec.pod, status)
             rec.last_status = status
-        except ApiError as e:
-            if e.code != 404:
-                log.warning("status update failed", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
-        except (Unavailable, OSError) as e:
-            log.warning("status update failed", extra={"pod": _pod_ref(rec.pod), "err": str(e)[:200]})
         return status

@@ -4,6 +4,12 @@ status (conditions' heartbeats) posted every 10 s, as the kubelet's node status 
 
 Registration is idempotent: an existing Node (an agent restart) keeps its spec - podCIDR,
 taints added by hand, cordoning - and gets fresh status.
+
+The Lease and the status are renewed by two independent loops, and nothing but cancellation
+ends either: a failed renewal is retried with back-off (upstream's lease controller: 200 ms
+doubling to 7 s) instead of waiting a whole period, so a slow status write or a burst of
+errors never lets the Lease lapse. The client given here should be the node's heartbeat client
+(upstream's separate `heartbeatClient`), which pod traffic cannot starve.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import asyncio
 import logging
 import platform
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubeling.shared import quantity
@@ -21,6 +28,7 @@ from kubeling.shared.leaderelection import micro_time
 log = logging.getLogger("kubelet.node")
 Obj = dict[str, Any]
 KUBELET_VERSION = "v1.32.0"
+RETRY_BASE, RETRY_MAX = 0.2, 7.0  # heartbeat retry back-off (upstream's lease controller)
 
 
 class NodeStatusManager:
@@ -44,7 +52,10 @@ class NodeStatusManager:
         self.node: Obj | None = None
         self.registered = asyncio.Event()
         self.recorder: Any = None  # an EventRecorder, for the node's own events
-        self.heartbeats = 0
+        self.heartbeats = 0  # Lease renewals that succeeded
+        self.status_posts = 0  # node status writes that succeeded
+        self.heartbeat_failures = 0
+        self._lease: Obj | None = None  # the last Lease we wrote: renewals PUT it without a GET
 
     def resources(self) -> Obj:
         return {"cpu": self.cpu, "memory": self.memory, "pods": str(self.max_pods), "ephemeral-storage": "100Gi"}
@@ -131,23 +142,33 @@ class NodeStatusManager:
         return await self.client.patch(NODES, self.name, {"status": self.status(cur.get("status"))}, subresource="status")
 
     async def renew_lease(self) -> None:
+        """Renew the node's Lease: PUT the copy we last wrote (a GET only after a conflict, as
+        upstream's lease controller), or create it."""
         now = micro_time()
         try:
-            lease = await self.client.get(LEASES, self.name, "kube-node-lease")
-            lease["spec"]["renewTime"] = now
-            lease["spec"]["holderIdentity"] = self.name
-            lease["spec"]["leaseDurationSeconds"] = self.lease_seconds
-            await self.client.update(LEASES, lease)
+            lease = self._lease
+            if lease is None:
+                lease = await self.client.get(LEASES, self.name, "kube-node-lease")
+            lease = {**lease, "spec": {**lease.get("spec", {}), "renewTime": now, "holderIdentity": self.name,
+                                       "leaseDurationSeconds": self.lease_seconds}}
+            try:
+                self._lease = await self.client.update(LEASES, lease)
+            except ApiError as e:
+                if e.code != 409:
+                    raise
+                self._lease = None  # somebody else wrote it: read it again on the next try
+                raise
         except ApiError as e:
             if e.code != 404:
                 raise
+            self._lease = None
             owner = []
             if self.node and self.node.get("metadata", {}).get("uid"):
                 owner = [{"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": self.node["metadata"]["uid"]}]
-            await self.client.create(LEASES, {"metadata": {"name": self.name, "namespace": "kube-node-lease",
-                                                           "ownerReferences": owner},
-                                              "spec": {"holderIdentity": self.name, "leaseDurationSeconds": self.lease_seconds,
-                                                       "renewTime": now}})
+            self._lease = await self.client.create(
+                LEASES, {"metadata": {"name": self.name, "namespace": "kube-node-lease", "ownerReferences": owner},
+                         "spec": {"holderIdentity": self.name, "leaseDurationSeconds": self.lease_seconds,
+                                  "renewTime": now}})
 
     async def post_status(self) -> None:
         prev = (self.node or {}).get("status")
@@ -161,12 +182,30 @@ class NodeStatusManager:
             raise
 
     async def run(self) -> None:
-        """Heartbeat forever: Lease every period, status every period."""
+        """Heartbeat forever: the Lease every period, the status every period, independently."""
+        await asyncio.gather(self._loop("lease", self.renew_lease), self._loop("status", self.post_status))
+
+    async def _loop(self, what: str, fn: Callable[[], Awaitable[None]]) -> None:
+        backoff = RETRY_BASE
         while True:
-            for what, fn in (("lease", self.renew_lease), ("status", self.post_status)):
-                try:
-                    await fn()
-                except (ApiError, Unavailable, OSError) as e:
-                    log.warning("heartbeat failed", extra={"what": what, "err": str(e)[:200]})
-            self.heartbeats += 1
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # nothing may end a heartbeat loop: log, retry soon
+                self.heartbeat_failures += 1
+                delay = min(backoff, self.update_period)
+                if isinstance(e, (ApiError, Unavailable, OSError)):
+                    log.warning("heartbeat failed; retrying", extra={"node": self.name, "what": what,
+                                                                     "err": str(e)[:200], "in": delay})
+                else:
+                    log.exception("heartbeat failed; retrying", extra={"node": self.name, "what": what, "in": delay})
+                await asyncio.sleep(delay)
+                backoff = min(backoff * 2, RETRY_MAX)
+                continue
+            backoff = RETRY_BASE
+            if what == "lease":
+                self.heartbeats += 1
+            else:
+                self.status_posts += 1
             await asyncio.sleep(self.update_period)

@@ -1,13 +1,23 @@
 """Pod status as the kubelet computes it (kubelet_pods.go: getPhase, generateAPIPodStatus, and
-the status helpers): container statuses from the runtime, the pod phase, and conditions."""
+the status helpers): container statuses from the runtime, the pod phase, and conditions; and
+the status manager (pkg/kubelet/status) that gets each status to the apiserver."""
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from kubeling.shared.client import PODS, ApiError, Client, Unavailable
+from kubeling.shared.workqueue import ItemExponentialRateLimiter, ShutDown, WorkQueue
 
 from .images import normalized
 from .runtime import EXITED, RUNNING, Container, rfc3339
+from .static import MIRROR
 
 Obj = dict[str, Any]
+log = logging.getLogger("kubelet.status")
 
 
 def terminated_state(c: Container) -> Obj:
@@ -171,3 +181,223 @@ def qos_class(pod: Obj) -> str:
     if not any_set:
         return "BestEffort"
     return "Guaranteed" if guaranteed else "Burstable"
+
+
+# -- the status manager ----------------------------------------------------------------------
+
+
+def status_digest(status: Obj | None) -> tuple[Any, ...]:
+    """What of a pod status must match the apiserver's copy (upstream's needsReconcile compares
+    normalized statuses): phase, addresses, condition states and each container's state. Time
+    stamps are left out so that a copy the apiserver normalized is not sent again and again."""
+    st = status or {}
+
+    def containers(key: str) -> tuple[Any, ...]:
+        out = []
+        for c in st.get(key) or []:
+            state = c.get("state") or {}
+            kind = next(iter(state), "")
+            detail = state.get(kind) or {}
+            out.append((c.get("name"), bool(c.get("ready")), bool(c.get("started")), c.get("restartCount", 0),
+                        kind, detail.get("reason"), detail.get("exitCode"), c.get("containerID")))
+        return tuple(sorted(out, key=repr))
+
+    conds = tuple(sorted((c.get("type"), c.get("status"), c.get("reason")) for c in st.get("conditions") or []
+                         if c.get("type") != "PodScheduled"))  # the scheduler's condition, not ours
+    return (st.get("phase"), st.get("reason"), st.get("podIP"), st.get("hostIP"), conds,
+            containers("containerStatuses"), containers("initContainerStatuses"))
+
+
+@dataclass
+class _Desired:
+    namespace: str
+    name: str
+    status: Obj
+    version: int  # bumped on every change, so a send knows whether it sent the latest
+
+
+class StatusManager:
+    """Gets every pod status the kubelet computes to the apiserver, and keeps it there.
+
+    As upstream's status manager: `set` only records the status and never blocks the pod
+    worker; a bounded set of writers (`workers`) sends it, so pod work can never take every
+    connection from heartbeats or flood the apiserver. A failed write is never dropped: the pod
+    is retried with per-pod exponential back-off (`backoff_base` up to `backoff_max`). Every
+    `resync` seconds (upstream: 10 s) each status is compared with the apiserver's copy (the
+    pod informer's cache, `api_pod(namespace, name)`) and sent again when they differ. A 409
+    re-reads the pod; 404, or a pod of the same name with another UID, ends the pod's updates.
+    """
+
+    def __init__(self, client: Client, api_pod: Callable[[str, str], Obj | None] | None = None, *,
+                 workers: int = 4, resync: float = 10.0, backoff_base: float = 0.2, backoff_max: float = 10.0) -> None:
+        self.client = client
+        self.api_pod = api_pod or (lambda _ns, _name: None)
+        self.workers = workers
+        self.resync = resync
+        self.queue = WorkQueue(ItemExponentialRateLimiter(base=backoff_base, max_delay=backoff_max))
+        self._desired: dict[str, _Desired] = {}  # pod UID -> the status it should have
+        self._acked: dict[str, tuple[int, int]] = {}  # pod UID -> (version the apiserver has, its resourceVersion)
+        self.sent = 0  # status writes the apiserver accepted
+        self.failures = 0  # writes that failed (and were queued again)
+        self.resent = 0  # statuses the periodic reconcile found stale
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the kubelet's side ---------------------------------------------------------------------
+
+    def set(self, pod: Obj, status: Obj) -> None:
+        """Record `status` as the pod's; it is sent (again) until the apiserver has it."""
+        md = pod["metadata"]
+        uid = md.get("uid", "")
+        cur = self._desired.get(uid)
+        if cur is not None and cur.status == status:
+            return
+        version = cur.version + 1 if cur else 1
+        self._desired[uid] = _Desired(md.get("namespace") or "default", md["name"], status, version)
+        self.queue.add(uid)
+
+    def forget(self, uid: str) -> None:
+        """The pod is gone from this node: stop updating it."""
+        self._desired.pop(uid, None)
+        self._acked.pop(uid, None)
+        self.queue.forget(uid)
+
+    def resend(self, uid: str) -> None:
+        """Send the pod's status again even if the apiserver had it (a re-created mirror pod)."""
+        self._acked.pop(uid, None)
+        if uid in self._desired:
+            self.queue.add(uid)
+
+    def pending(self) -> int:
+        """Pods whose latest status the apiserver has not acknowledged yet."""
+        return sum(1 for uid, d in self._desired.items() if self._acked.get(uid, (0, 0))[0] != d.version)
+
+    def has_latest(self, uid: str) -> bool:
+        d = self._desired.get(uid)
+        return d is not None and self._acked.get(uid, (0, 0))[0] == d.version
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [asyncio.create_task(self._worker(), name=f"pod-status-{i}") for i in range(self.workers)]
+        self._tasks.append(asyncio.create_task(self._resync_loop(), name="pod-status-resync"))
+
+    async def stop(self) -> None:
+        self.queue.shutdown()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                uid = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                if await self.sync(uid):
+                    self.queue.forget(uid)
+                else:
+                    self.failures += 1
+                    self.queue.add_rate_limited(uid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never lose a status to a bug or a surprise: log and retry later
+                self.failures += 1
+                log.exception("pod status sync crashed; will retry", extra={"uid": uid})
+                self.queue.add_rate_limited(uid)
+            finally:
+                self.queue.done(uid)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync)
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("pod status reconcile failed")
+
+    def reconcile(self) -> int:
+        """Queue every pod whose apiserver copy differs from what this kubelet last computed
+        (a write the informer has not yet shown is not counted as stale); returns how many."""
+        stale = 0
+        for uid, d in list(self._desired.items()):
+            api = self.api_pod(d.namespace, d.name)
+            if api is not None and not _same_pod(api, uid):
+                continue  # another pod of that name now: ours is gone, the kubelet will forget it
+            acked_version, acked_rv = self._acked.get(uid, (0, 0))
+            if acked_version != d.version:
+                stale += 1
+                self.queue.add(uid)  # not acknowledged: make sure it is queued (it normally is)
+                continue
+            if api is None or _rv(api) < acked_rv:
+                continue  # the cache has not caught up with our own write yet
+            if status_digest(api.get("status")) != status_digest(d.status):
+                stale += 1
+                self.resent += 1
+                self._acked.pop(uid, None)
+                self.queue.add(uid)
+        return stale
+
+    async def sync(self, uid: str) -> bool:
+        """Send the pod's latest status once; True when done (sent, or nothing left to send)."""
+        d = self._desired.get(uid)
+        if d is None or self._acked.get(uid, (0, 0))[0] == d.version:
+            return True
+        api = self.api_pod(d.namespace, d.name)
+        if api is not None and not _same_pod(api, uid):
+            self.forget(uid)  # replaced by a pod of the same name: never write ours over it
+            return True
+        version = d.version
+        try:
+            out = await self.client.patch(PODS, d.name, {"status": d.status}, d.namespace, subresource="status")
+        except ApiError as e:
+            if e.code == 404:
+                self.forget(uid)  # deleted: nothing to report any more
+                return True
+            if e.code == 409:
+                return await self._reread(uid, d)
+            log.warning("pod status update failed; will retry", extra={"pod": f"{d.namespace}/{d.name}", "err": str(e)[:200]})
+            return False
+        except (Unavailable, OSError) as e:
+            log.warning("pod status update failed; will retry", extra={"pod": f"{d.namespace}/{d.name}", "err": str(e)[:200]})
+            return False
+        self.sent += 1
+        if uid in self._desired:
+            self._acked[uid] = (version, _rv(out or {}))
+            if self._desired[uid].version != version:
+                self.queue.add(uid)  # it changed while we were sending: send the newer one too
+        return True
+
+    async def _reread(self, uid: str, d: _Desired) -> bool:
+        """A conflict: read the pod again; if it is still ours, the next try sends the status
+        against the current object, otherwise stop."""
+        try:
+            cur = await self.client.get(PODS, d.name, d.namespace)
+        except ApiError as e:
+            if e.code == 404:
+                self.forget(uid)
+                return True
+            return False
+        except (Unavailable, OSError):
+            return False
+        if not _same_pod(cur, uid):
+            self.forget(uid)
+            return True
+        return False
+
+
+def _rv(obj: Obj) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+def _same_pod(api: Obj, uid: str) -> bool:
+    """The apiserver's pod is the one the kubelet runs as `uid`: the same UID, or the mirror
+    pod of the static pod `uid` (a mirror gets its own UID and names its static pod)."""
+    md = api.get("metadata") or {}
+    return md.get("uid") in (None, "", uid) or (md.get("annotations") or {}).get(MIRROR) == uid
