@@ -1,9 +1,11 @@
-"""The admission chain: mutating plugins first, then validating ones, as kube-apiserver orders them."""
+"""The admission chain: mutating plugins first, then validating ones, as kube-apiserver orders them
+(NodeRestriction first: it only reads who the request comes from)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from .namespace_lifecycle import NamespaceLifecycle
+from .noderestriction import NodeRestriction
 from .resource_quota import ResourceQuotaAdmission
 from .service_account import ServiceAccountAdmission
 from .tolerations import DefaultTolerationSeconds
@@ -19,6 +21,8 @@ class AdmissionChain:
         self.lifecycle = NamespaceLifecycle(self)
         self.mutating = [ServiceAccountAdmission(), DefaultTolerationSeconds()]
         self.quota = ResourceQuotaAdmission(self)
+        # --enable-admission-plugins=NodeRestriction (off by default, as upstream); acts only on system:node:<name> users
+        self.node_restriction: NodeRestriction | None = None
 
     def bind(self, registry: "Registry") -> None:
         self.registry = registry
@@ -33,6 +37,8 @@ class AdmissionChain:
         if op == "UPDATE_ABORTED":  # obj is what was refused, old what stays: charge the difference back
             await self.quota.admit(store, old or {}, False, old=obj)
             return
+        if self.node_restriction is not None:
+            self.node_restriction.admit(op, store, obj, old)
         await self.lifecycle.admit(op, store, obj, old)
         if op == "CREATE" and obj is not None:
             for plugin in self.mutating:

@@ -89,6 +89,11 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
                            5: ("resource", "string"), 6: ("subresource", "string"), 7: ("name", "string")},
     "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
     "SelfSubjectReview": {1: ("metadata", "ObjectMeta"), 2: ("status", "Empty")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectRulesReviewSpec"), 3: ("status", "Empty")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
+    "TokenRequest": {1: ("metadata", "ObjectMeta"), 2: ("spec", "TokenRequestSpec"), 3: ("status", "Empty")},
+    "TokenRequestSpec": {1: ("audiences", "[]string"), 3: ("boundObjectRef", "BoundObjectReference"), 4: ("expirationSeconds", "int?")},
+    "BoundObjectReference": {1: ("kind", "string"), 2: ("apiVersion", "string"), 3: ("name", "string"), 4: ("uid", "string")},
     "Empty": {},
 }
 
@@ -100,4 +105,6 @@ KINDS = {("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v
          ("v1", "Service"): "Service", ("batch/v1", "CronJob"): "CronJob", ("v1", "ResourceQuota"): "ResourceQuota",
          **{(f"{RBAC}/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
          ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
-         ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview"}
+         ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+         ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
+         ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest"}

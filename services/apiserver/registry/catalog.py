@@ -28,6 +28,9 @@ from .roles import RoleStrategy
 from .secrets import SecretStrategy
 from .selfsubjectaccessreviews import SelfSubjectAccessReviewStrategy
 from .selfsubjectreviews import SelfSubjectReviewStrategy
+from .selfsubjectrulesreviews import SelfSubjectRulesReviewStrategy
+from .subjectaccessreviews import SubjectAccessReviewStrategy
+from .tokenreviews import TokenReviewStrategy
 from .serviceaccounts import ServiceAccountStrategy
 from .store import Admit, Store
 from .strategy import Strategy
@@ -48,6 +51,7 @@ def strategies(config: Config) -> list[Strategy]:
         JobStrategy(), CronJobStrategy(), LeaseStrategy(),
         RoleStrategy(), RoleBindingStrategy(), ClusterRoleStrategy(), ClusterRoleBindingStrategy(),
         EndpointSliceStrategy(), SelfSubjectAccessReviewStrategy(), SelfSubjectReviewStrategy(),
+        SelfSubjectRulesReviewStrategy(), SubjectAccessReviewStrategy(), TokenReviewStrategy(),
     ]
 
 

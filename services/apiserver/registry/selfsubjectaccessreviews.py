@@ -1,13 +1,11 @@
-"""SelfSubjectAccessReviews (`kubectl auth can-i`): answered, never stored.
-
-kubeling does not enforce authorization yet, so every authenticated request is allowed and the
-review says so, with the reason, rather than pretending to evaluate RBAC.
-"""
+"""SelfSubjectAccessReviews (`kubectl auth can-i`): answered by the real authorizer chain, never stored."""
 from __future__ import annotations
 
 from typing import Any
 
 from ..api.models import authz
+from ..auth.user import anonymous
+from .reviews import attributes_from_spec, decide
 from .strategy import Strategy
 
 
@@ -17,7 +15,9 @@ class SelfSubjectAccessReviewStrategy(Strategy):
     schema = authz.SelfSubjectAccessReview
     verbs = ("create",)
     virtual = True
+    security: Any = None  # set by the APIServer (server/auth.Security)
 
     def review(self, obj: dict[str, Any], user: Any) -> dict[str, Any]:
-        obj["status"] = {"allowed": True, "reason": "kubeling does not enforce authorization: every authenticated request is allowed"}
+        attrs = attributes_from_spec(self.kind, obj.get("spec") or {}, user or anonymous())
+        obj["status"] = decide(self.security, attrs)
         return obj

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.models import authz
+from ..auth.user import anonymous
 from .strategy import Strategy
 
 
@@ -15,9 +16,5 @@ class SelfSubjectReviewStrategy(Strategy):
     virtual = True
 
     def review(self, obj: dict[str, Any], user: Any) -> dict[str, Any]:
-        if user is None:  # no --token-auth-file: requests are anonymous
-            info = {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
-        else:
-            info = {"username": user.name, "uid": user.uid, "groups": [*user.groups, "system:authenticated"]}
-        obj["status"] = {"userInfo": info}
+        obj["status"] = {"userInfo": (user or anonymous()).to_status()}
         return obj

@@ -24,7 +24,9 @@ from ..openapi.generate import OpenAPI
 from ..registry.catalog import Config, Registry
 from ..storage import EtcdClient, StoreError, StoreTLS
 from . import codec
-from .auth import TokenAuthenticator, User
+from ..auth.authn import Authenticator
+from ..auth.authz import Authorizer
+from .auth import Security, User
 from .handlers import Handlers
 from .routes import parse
 
@@ -39,17 +41,54 @@ VERSION = {"major": "1", "minor": "32", "emulationMajor": "1", "emulationMinor":
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+class SecurityConfig:
+    """What main.py read from the security flags; `build` wires it to a registry."""
+
+    def __init__(self, tokens: dict[str, User] | None = None, modes: list[str] | None = None, verifier: Any = None,
+                 issuer: Any = None, client_certificates: bool = False, anonymous: bool | None = None,
+                 audiences: list[str] | None = None) -> None:
+        self.tokens, self.modes, self.verifier, self.issuer = tokens, modes or ["AlwaysAllow"], verifier, issuer
+        self.client_certificates, self.anonymous, self.audiences = client_certificates, anonymous, audiences or []
+
+    def build(self, registry: Registry) -> Security:
+        authn = Authenticator(tokens=self.tokens, service_accounts=self.verifier, client_certificates=self.client_certificates,
+                              anonymous=False, audiences=self.audiences)
+        # anonymous requests: allowed only when no credential is checked at all (kubeling's default), or when asked
+        authn.anonymous = (not authn.enabled) if self.anonymous is None else self.anonymous
+        authn.lookup = _lookup(registry)
+        security = Security(authn, Authorizer(self.modes, registry))
+        for st in registry.stores.values():
+            if hasattr(type(st.strategy), "security"):
+                st.strategy.security = security  # type: ignore[attr-defined]
+        registry.get("", "v1", "serviceaccounts").strategy.issuer = self.issuer  # type: ignore[union-attr]
+        return security
+
+
+def _lookup(registry: Registry):  # noqa: ANN202 - returns auth.serviceaccount.Lookup
+    """Objects a ServiceAccount token is bound to: the watch cache first, the store when the cache
+    does not have it (yet), so a just-created account works at once."""
+    async def lookup(resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        st = registry.get("", "v1", resource)
+        if st is None:
+            return None
+        cached = st.cache.objects.get(st.key(namespace, name)) if st.cache._ready.is_set() else None
+        return cached if cached is not None else await st.try_get(namespace, name)
+    return lookup
+
+
 class APIServer:
     def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0,
-                 tokens: dict[str, User] | None = None, store_tls: StoreTLS | None = None) -> None:
+                 tokens: dict[str, User] | None = None, store_tls: StoreTLS | None = None,
+                 security: "SecurityConfig | None" = None, transformer: Any = None) -> None:
         self.compaction_interval = compaction_interval
-        self.auth = TokenAuthenticator(tokens)
         self.client = EtcdClient(etcd_servers, tls=store_tls)
+        self.client.transformer = transformer  # secrets encrypted at rest (storage/encryption.py)
         self.config = config
         self.address = address
         self.admission = AdmissionChain()
         self.registry = Registry(self.client, config, self.admission)
         self.admission.bind(self.registry)
+        self.security = (security or SecurityConfig(tokens=tokens)).build(self.registry)
         self.handlers = Handlers(self.registry)
         self.openapi = OpenAPI(self.registry)
         self.ready = False
@@ -64,6 +103,10 @@ class APIServer:
             except errors.StatusError as e:
                 if e.code != 409:
                     raise
+        if self.security.authz.rbac is not None:
+            from ..auth import policy
+            await policy.ensure(self.registry)
+        await self.security.authz.start()
         svc = self.registry.get("", "v1", "services")
         first_ip = str(next(svc.strategy.ip_net.hosts()))
         try:
@@ -148,8 +191,12 @@ class APIServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def is_namespaced(self, group: str, resource: str) -> bool:
+        st = self.registry.stores.get((group, resource))
+        return bool(st and st.strategy.namespaced)
+
     async def dispatch(self, request: Request) -> Response:
-        request.state.user = self.auth.authenticate(request.url.path, request.headers.get("authorization"))
+        request.state.user = await self.security.check(request, request.method, self.is_namespaced)
         path = request.url.path.rstrip("/") or "/"
         method = request.method
         accept = request.headers.get("accept")
@@ -189,11 +236,7 @@ class APIServer:
                 return codec.respond(discovery.api_group(parts[1], ss[0].version))
             return codec.respond(discovery.api_resource_list(parts[1], parts[2], ss))
 
-        def is_namespaced(group: str, resource: str) -> bool:
-            st = self.registry.stores.get((group, resource))
-            return bool(st and st.strategy.namespaced)
-
-        rp = parse(path, is_namespaced)
+        rp = parse(path, self.is_namespaced)
         if rp is None:
             raise errors.route_not_found()
         store = self.registry.get(rp.group, rp.version, rp.resource)
@@ -257,6 +300,11 @@ def build_app(server: APIServer) -> Starlette:
 
     async def ws_endpoint(ws: WebSocket) -> None:  # pods/exec over WebSocket (kubectl exec)
         from .exec import websocket_endpoint
+        try:  # a WebSocket exec is authorized as `create pods/exec`, as upstream does
+            ws.state.user = await server.security.check(ws, "GET", server.is_namespaced, verb="create")
+        except errors.StatusError as e:
+            await ws.send_denial_response(codec.status_response(e))
+            return
         await websocket_endpoint(server, ws)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

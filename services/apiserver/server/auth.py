@@ -1,49 +1,76 @@
-"""Static token authentication (`--token-auth-file`, upstream's CSV format).
+"""Request security: authenticate, then authorize, every request before it reaches a handler.
 
-Each line is `token,user,uid[,"group1,group2"]`. When the flag is given, every API request must
-carry `Authorization: Bearer <token>` from the file, or it gets a 401 Status; health checks and
-/version stay public, as upstream's system:public-info-viewer allows. Without the flag, requests
-are anonymous and allowed. Authorization (RBAC) is not enforced yet.
+The flow is kube-apiserver's filter chain: the authenticator chain (auth/authn.py) turns the
+request's credentials into a user (or 401), the request's attributes are derived from its URL
+(auth/attributes.py), and the authorizer chain (auth/authz.py) allows it or answers 403 with
+upstream's message. /healthz, /livez, /readyz and /version are always public. Without any
+authentication flag every request is anonymous, and without --authorization-mode everything is
+allowed, so a cluster started without flags behaves as before.
 """
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
-from ..api.errors import StatusError
+from starlette.requests import HTTPConnection
 
+from ..auth import context
+from ..auth.attributes import Attributes, non_resource, resource_verb
+from ..auth.authn import Authenticator, is_public
+from ..auth.authz import Authorizer, forbidden
+from ..auth.tls import peer_certificate
+from ..auth.tokenfile import load_tokens
+from ..auth.user import UserInfo
+from .routes import parse
+
+User = UserInfo  # the name older modules import
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    uid: str
-    groups: tuple[str, ...]
+__all__ = ["PUBLIC", "Security", "User", "load_tokens"]
 
 
-def load_tokens(path: str) -> dict[str, User]:
-    tokens: dict[str, User] = {}
-    with open(path, newline="") as f:
-        for row in csv.reader(f):
-            if not row or row[0].startswith("#"):
-                continue
-            if len(row) < 3:
-                raise ValueError(f"{path}: each line needs token,user,uid: {row!r}")
-            groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
-            tokens[row[0].strip()] = User(row[1].strip(), row[2].strip(), groups)
-    return tokens
+class Security:
+    def __init__(self, authenticator: Authenticator, authorizer: Authorizer) -> None:
+        self.authn = authenticator
+        self.authz = authorizer
 
+    async def authenticate(self, conn: HTTPConnection) -> UserInfo:
+        try:
+            return await self.authn.authenticate(conn.headers.get("authorization"), peer_certificate(conn.scope))
+        except Exception:
+            if is_public(conn.url.path):
+                from ..auth.user import anonymous
+                return anonymous()
+            raise
 
-class TokenAuthenticator:
-    def __init__(self, tokens: dict[str, User] | None) -> None:
-        self.tokens = tokens
+    def attributes(self, user: UserInfo, method: str, path: str, query: Any,
+                   is_namespaced: Callable[[str, str], bool]) -> Attributes:
+        """upstream's RequestInfoFactory: resource requests under /api and /apis, the rest by path."""
+        parts = [p for p in path.split("/") if p]
+        resource_like = (len(parts) >= 3 and parts[0] == "api") or (len(parts) >= 4 and parts[0] == "apis")
+        rp = parse(path, is_namespaced) if resource_like else None
+        if rp is None:
+            return non_resource(user, method, path)
+        watch = str(query.get("watch", "")).lower() in ("true", "1")
+        verb = resource_verb(method, rp.name is not None, watch)
+        namespace = rp.namespace or ""
+        if rp.resource == "namespaces" and rp.name and not namespace:
+            namespace = rp.name  # upstream: a namespace is its own namespace for authorization
+        return Attributes(user=user, verb=verb, resource_request=True, path=path, namespace=namespace,
+                          api_group=rp.group, api_version=rp.version, resource=rp.resource,
+                          subresource=rp.subresource, name=rp.name or "", field_selector=str(query.get("fieldSelector") or ""))
 
-    def authenticate(self, path: str, authorization: str | None) -> User | None:
-        if self.tokens is None or path.rstrip("/") in PUBLIC or path.startswith(("/healthz/", "/livez/", "/readyz/")):
-            return None
-        scheme, _, token = (authorization or "").partition(" ")
-        user = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
-            raise StatusError(401, "Unauthorized", "Unauthorized")
+    async def check(self, conn: HTTPConnection, method: str, is_namespaced: Callable[[str, str], bool],
+                    verb: str | None = None) -> UserInfo:
+        """Authenticate and authorize `conn`; the user, with the request attributes in the context."""
+        user = await self.authenticate(conn)
+        attrs = self.attributes(user, method, conn.url.path, conn.query_params, is_namespaced)
+        if verb is not None:
+            attrs = Attributes(**{**attrs.__dict__, "verb": verb})
+        context.current.set(attrs)
+        if is_public(conn.url.path) or self.authz.always_allow:
+            return user
+        allowed, reason = self.authz.authorize(attrs)
+        if not allowed:
+            raise forbidden(attrs, reason)
         return user

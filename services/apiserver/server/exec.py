@@ -86,7 +86,6 @@ async def websocket_endpoint(server: Any, ws: WebSocket) -> None:
 
     path = ws.url.path.rstrip("/")
     try:
-        ws.state.user = server.auth.authenticate(path, ws.headers.get("authorization"))
         rp = parse(path, lambda g, r: g == "" and r == "pods")
         if rp is None or rp.group != "" or rp.resource != "pods" or rp.name is None or rp.namespace is None:
             raise errors.route_not_found()

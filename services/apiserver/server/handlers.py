@@ -7,6 +7,7 @@ server-side apply), DELETE (one object or a collection), and status/scale/bindin
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 from typing import Any
@@ -129,7 +130,10 @@ class Handlers(SubresourceHandlers):
         if store.strategy.virtual:
             obj.setdefault("apiVersion", store.strategy.api_version)
             obj.setdefault("kind", store.strategy.kind)
-            return codec.respond(store.strategy.review(obj, getattr(req.state, "user", None)), 201, req.headers.get("accept"))
+            answer = store.strategy.review(obj, getattr(req.state, "user", None))
+            if inspect.isawaitable(answer):  # TokenReview verifies tokens against the store
+                answer = await answer
+            return codec.respond(answer, 201, req.headers.get("accept"))
         created = await store.create(rp.namespace, obj, codec.dry_run(req))
         return codec.respond(created, 201, req.headers.get("accept"), _headers(warnings))
 

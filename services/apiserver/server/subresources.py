@@ -52,6 +52,9 @@ class SubresourceHandlers:
             opts = (body or {}).get("deleteOptions") or {}
             await store.delete(rp.namespace, rp.name, opts, codec.dry_run(req))
             return codec.respond(codec.success_status({"name": rp.name, "kind": "pods"}) | {"code": 201}, 201)
+        hook = getattr(s, "create_subresource", None)
+        if hook is not None and rp.subresource in {x[0] for x in s.extra_subresources}:  # serviceaccounts/token
+            return codec.respond(await hook(self.registry, rp, body, getattr(req.state, "user", None)), 201)
         if rp.subresource in ("exec", "attach", "portforward", "proxy"):
             obj = await store.get(rp.namespace, rp.name)
             return await self._node_subresource(store, obj, rp, req)

@@ -151,6 +151,8 @@ class EtcdClient:
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0),
                                        verify=ctx if ctx else True)  # watch streams
         self._raw = RawHTTPClient(timeout=timeout, ssl_context=ctx)  # unary calls
+        # encryption at rest (storage/encryption.Transformer): values are transformed here and only here
+        self.transformer: Any = None
 
     async def close(self) -> None:
         await self._raw.close()
@@ -192,7 +194,7 @@ class EtcdClient:
             body["revision"] = str(revision)
         data = await self._post("/v3/kv/range", body)
         kvs = data.get("kvs") or []
-        return (KeyValue.from_json(kvs[0]) if kvs else None), int(data["header"].get("revision", 0))
+        return (self._read(KeyValue.from_json(kvs[0])) if kvs else None), int(data["header"].get("revision", 0))
 
     async def range(
         self, start: str, end: bytes, limit: int = 0, revision: int = 0, count_only: bool = False
@@ -206,20 +208,40 @@ class EtcdClient:
         if count_only:
             body["count_only"] = True
         data = await self._post("/v3/kv/range", body)
-        kvs = [KeyValue.from_json(kv) for kv in data.get("kvs") or []]
+        kvs = [self._read(KeyValue.from_json(kv)) for kv in data.get("kvs") or []]
         return kvs, bool(data.get("more")), int(data.get("count", 0)), int(data["header"].get("revision", 0))
 
     async def current_revision(self) -> int:
         data = await self._post("/v3/kv/range", {"key": b64("/registry/"), "count_only": True, "range_end": b64(prefix_end("/registry/"))})
         return int(data["header"]["revision"])
 
+    def _read(self, kv: KeyValue) -> KeyValue:
+        """Decrypt a value read from the store (no-op without --encryption-provider-config)."""
+        if self.transformer is not None and kv.value:
+            try:
+                kv.value = self.transformer.from_storage(kv.key, kv.value)
+            except ValueError as e:
+                raise StoreError(str(e), 13, 0) from None
+        return kv
+
+    def _write_op(self, op: dict[str, Any]) -> dict[str, Any]:
+        """Encrypt the value of a txn put before it leaves the apiserver."""
+        put = op.get("request_put")
+        if self.transformer is None or put is None:
+            return op
+        key = unb64(put["key"]).decode()
+        return {"request_put": {**put, "value": b64(self.transformer.to_storage(key, unb64(put.get("value"))))}}
+
     async def put(self, key: str, value: bytes) -> int:
+        if self.transformer is not None:
+            value = self.transformer.to_storage(key, value)
         data = await self._post("/v3/kv/put", {"key": b64(key), "value": b64(value)})
         return int(data["header"]["revision"])
 
     async def txn(self, compare: list[Compare], success: list[dict[str, Any]], failure: list[dict[str, Any]] | None = None) -> TxnResult:
         data = await self._post(
-            "/v3/kv/txn", {"compare": [c.to_json() for c in compare], "success": success, "failure": failure or []}
+            "/v3/kv/txn", {"compare": [c.to_json() for c in compare], "success": [self._write_op(o) for o in success],
+                           "failure": [self._write_op(o) for o in failure or []]}
         )
         return TxnResult(bool(data.get("succeeded")), int(data["header"].get("revision", 0)), data.get("responses") or [])
 
@@ -263,8 +285,8 @@ class EtcdClient:
                         events = []
                         for ev in result.get("events") or []:
                             prev = ev.get("prev_kv")
-                            events.append(WatchEvent(ev.get("type", "PUT"), KeyValue.from_json(ev["kv"]),
-                                                     KeyValue.from_json(prev) if prev else None))
+                            events.append(WatchEvent(ev.get("type", "PUT"), self._read(KeyValue.from_json(ev["kv"])),
+                                                     self._read(KeyValue.from_json(prev)) if prev else None))
                         if events:
                             yield events
                     raise StoreUnavailable("watch stream ended")

@@ -1,0 +1,65 @@
+"""NodeRestriction admission: a node agent writes only what belongs to its own node.
+
+The Node authorizer lets `system:node:<name>` users create, update and delete pods and nodes in
+general; this plugin (upstream's plugin/pkg/admission/noderestriction) then checks the objects:
+- pods: create only mirror pods bound to itself; update only the status of pods bound to itself;
+  delete (and evict) only pods bound to itself;
+- nodes: create and change only its own Node object.
+Requests from any other user pass untouched. Errors are upstream's 403 wording, e.g.
+`pods "web-1" is forbidden: node "node-1" can only update pod status for pods with spec.nodeName set to itself`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..api import errors
+from ..auth import context
+from ..auth.user import node_name
+
+if TYPE_CHECKING:
+    from ..registry.store import Store
+
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def _name(obj: dict[str, Any] | None) -> str:
+    return ((obj or {}).get("metadata") or {}).get("name", "")
+
+
+def _node_of(pod: dict[str, Any] | None) -> str:
+    return ((pod or {}).get("spec") or {}).get("nodeName") or ""
+
+
+class NodeRestriction:
+    def admit(self, op: str, store: "Store", obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
+        attrs = context.current.get()
+        node = node_name(attrs.user) if attrs is not None else None
+        if node is None or attrs is None:
+            return
+        resource = store.strategy.resource
+        if store.strategy.group != "" or resource not in ("pods", "nodes"):
+            return
+        name = _name(obj) or _name(old) or attrs.name
+
+        def deny(why: str) -> errors.StatusError:
+            return errors.forbidden(resource, name, why)
+
+        if resource == "pods":
+            if attrs.subresource == "status":
+                if _node_of(old) != node:
+                    raise deny(f'node "{node}" can only update pod status for pods with spec.nodeName set to itself')
+                return
+            if op == "CREATE" and attrs.subresource == "":
+                if MIRROR_ANNOTATION not in (((obj or {}).get("metadata") or {}).get("annotations") or {}):
+                    raise deny(f'pod does not have "{MIRROR_ANNOTATION}" annotation, node "{node}" can only create mirror pods')
+                if _node_of(obj) != node:
+                    raise deny(f'node "{node}" can only create pods with spec.nodeName set to itself')
+                return
+            if op == "DELETE" or attrs.subresource == "eviction":
+                if _node_of(old) != node:
+                    raise deny(f'node "{node}" can only delete pods with spec.nodeName set to itself')
+                return
+            raise deny(f'unexpected operation "{op}", node "{node}" can only create and delete mirror pods')
+        # nodes
+        if name and name != node:
+            raise deny(f'node "{node}" is not allowed to modify node "{name}"')
