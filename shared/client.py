@@ -127,13 +127,20 @@ class Client:
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else None
         last: Exception | None = None
-        for attempt in range(len(self.servers)):
-            idx = (self._current + attempt) % len(self.servers)
+        attempts = [(self._current + i) % len(self.servers) for i in range(len(self.servers))]
+        # A kept-alive connection the server closed just as we reused it fails with no answer.
+        # Idempotent verbs are sent once more (on the same server); a POST is never repeated.
+        stale_retry = method != "POST"
+        while attempts:
+            idx = attempts.pop(0)
             try:
                 r = await self._http.request(method, self.servers[idx] + path, params=_clean(params),
                                              content=content, headers=headers)
             except _FAILOVER as e:
                 last = e
+                if stale_retry and isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError)):
+                    stale_retry = False
+                    attempts.insert(0, idx)
                 continue
             except httpx.TransportError as e:  # PoolTimeout, ReadTimeout, WriteTimeout, ...
                 raise Unavailable(f"{method} {path}: {e!r}") from e

@@ -59,3 +59,25 @@ def test_a_watch_on_a_full_pool_is_unavailable():
                 pass
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(("method", "tries"), [("GET", 2), ("PATCH", 2), ("DELETE", 2), ("POST", 1)])
+def test_a_dropped_keep_alive_connection_is_retried_once_except_for_post(method: str, tries: int):
+    calls: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req.method)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, json={"kind": "Pod"})
+
+    async def main() -> None:
+        c = client(["http://127.0.0.1:1"], handler)
+        if tries == 1:
+            with pytest.raises(Unavailable):
+                await c.request(method, "/api/v1/namespaces/default/pods", body={})
+        else:
+            assert (await c.request(method, "/api/v1/namespaces/default/pods/web", body={}))["kind"] == "Pod"
+        assert calls == [method] * tries
+
+    asyncio.run(main())
