@@ -13,6 +13,7 @@ Output: one JSON per mode in --out (default bench/results/cluster-<UTC time>/), 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG_PREFIX: Path | None = None  # <out>/<mode><tag>: where down() keeps the hollow process's log (gzipped)
 
 
 def sh(*args, env=None, check=True, timeout=600) -> str:
@@ -100,9 +102,11 @@ class Cluster:
             time.sleep(1)
         raise RuntimeError(f"only {len(ready)}/{n} hollow nodes Ready")
 
-    def down(self):
+    def down(self, out: dict | None = None):
         for p in self.extra:
             rc = p.poll()
+            if out is not None:
+                out["hollow_exit"] = rc  # None: still running when the bench ended, as it should be
             if rc is not None:
                 print(f"hollow node process {p.pid} had exited, rc={rc}", file=sys.stderr)
             if rc is None:
@@ -114,8 +118,43 @@ class Cluster:
                         os.killpg(p.pid, signal.SIGKILL)
                     except Exception:
                         pass
+        log = Path(self.home) / "hollow.log"
+        if self.extra and LOG_PREFIX is not None and log.exists():
+            with open(log, "rb") as src, gzip.open(f"{LOG_PREFIX}-hollow.log.gz", "wb") as dst:
+                dst.write(src.read())
         if self.started:
             sh("kubeling", "down", "--name", self.name, "--purge", env=self.env, check=False, timeout=120)
+
+    def hollow_health(self) -> dict:
+        """How the hollow nodes look right now: NotReady nodes, and whether the process lives."""
+        nodes = self.get("/api/v1/nodes?labelSelector=kubeling.io%2Fhollow%3Dtrue")["items"]
+        not_ready = [x["metadata"]["name"] for x in nodes if not any(
+            c["type"] == "Ready" and c["status"] == "True" for c in x.get("status", {}).get("conditions", []))]
+        return {"not_ready": not_ready, "process_alive": all(p.poll() is None for p in self.extra)}
+
+
+class RolloutWatch(threading.Thread):
+    """Samples a Deployment's status and the hollow nodes once a second during a rollout: the
+    lowest availableReplicas seen, and the most hollow nodes NotReady at once."""
+
+    def __init__(self, c: Cluster, name: str):
+        super().__init__(daemon=True)
+        self.c, self.name = c, name
+        self.min_available: int | None = None
+        self.max_not_ready = 0
+        self.samples = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(1.0):
+            try:
+                st = self.c.get(f"/apis/apps/v1/namespaces/default/deployments/{self.name}").get("status", {})
+                avail = int(st.get("availableReplicas") or 0)
+                self.min_available = avail if self.min_available is None else min(self.min_available, avail)
+                self.max_not_ready = max(self.max_not_ready, len(self.c.hollow_health()["not_ready"]))
+                self.samples += 1
+            except Exception as e:  # a slow or failed poll is not the rollout failing
+                print(f"rollout watch: {e!r}", file=sys.stderr)
 
 
 def pod_ready(p: dict) -> bool:
@@ -233,12 +272,21 @@ def mode_scale(a, out: dict):
             up_s = time.monotonic() - t0
             print(json.dumps({"replicas": r, "scale_up_s": round(up_s, 2)}), flush=True)
             t1 = time.monotonic()
-            c.kubectl("set", "image", f"deployment/{name}", "nginx=nginx:1.25")
-            c.kubectl("rollout", "status", f"deployment/{name}", f"--timeout={int(a.timeout)}s", timeout=a.timeout + 30)
+            watch = RolloutWatch(c, name)
+            watch.start()
+            try:
+                c.kubectl("set", "image", f"deployment/{name}", "nginx=nginx:1.25")
+                c.kubectl("rollout", "status", f"deployment/{name}", f"--timeout={int(a.timeout)}s", timeout=a.timeout + 30)
+            finally:
+                watch.done.set()
+                out.setdefault("rollout_watch", {})[str(r)] = {"min_available": watch.min_available,
+                                                               "max_hollow_not_ready": watch.max_not_ready}
             roll_s = time.monotonic() - t1
             d = c.get(f"/apis/apps/v1/namespaces/default/deployments/{name}")
             s = {"replicas": r, "scale_up_s": round(up_s, 2), "rollout_s": round(roll_s, 2),
                  "status_after": {k: d["status"].get(k) for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")},
+                 "rollout_min_available": watch.min_available, "rollout_max_hollow_not_ready": watch.max_not_ready,
+                 "watch_samples": watch.samples, "hollow_after": c.hollow_health(),
                  "loadavg_1m_start": la[0], "loadavg_1m_end": loadavg()[0]}
             print(json.dumps(s), flush=True)
             res.append(s)
@@ -248,7 +296,7 @@ def mode_scale(a, out: dict):
                 time.sleep(2)
         out["samples"] = res
     finally:
-        c.down()
+        c.down(out)
 
 
 # ---------------------------------------------------------------- sched (issue 4)
@@ -386,7 +434,7 @@ def mode_sched(a, out: dict):
                           "loadavg_1m": la[0]}
         print(json.dumps(out["startup"]), flush=True)
     finally:
-        c.down()
+        c.down(out)
 
 
 def main():
@@ -419,6 +467,8 @@ def main():
     a = ap.parse_args()
     out_dir = Path(a.out or ROOT / "bench" / "results" / ("cluster-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
     out_dir.mkdir(parents=True, exist_ok=True)
+    global LOG_PREFIX
+    LOG_PREFIX = out_dir / f"{a.mode}{a.tag}"
     out = {"mode": a.mode, "provenance": provenance()}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t = time.monotonic()
