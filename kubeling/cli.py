@@ -31,6 +31,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Modules that third-party packages import only because something optional happens to be installed,
+# and that no kubeling command uses. Every process pays for them (a cluster is ten processes), so
+# they are kept out: httpx's command-line client (click, rich, pygments: ~5 MB per process) and
+# uvicorn's --reload watcher (watchfiles). An import of one raises ImportError, which those
+# packages handle. Measured in bench/RESULTS.md, "kubeling up (issue 6)".
+UNUSED_IMPORTS: tuple[str, ...] = ("httpx._main", "watchfiles")
+
+
 def usage() -> str:
     lines = ["usage: kubeling COMMAND [flags]", "", "commands:"]
     width = max(len(c) for c in COMMANDS)
@@ -54,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"kubeling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    for unused in UNUSED_IMPORTS:
+        sys.modules.setdefault(unused, None)  # type: ignore[assignment]
     module_name, _, func = COMMANDS[name][0].partition(":")
     module = importlib.import_module(module_name)
     return int(getattr(module, func or "main")(rest) or 0)
