@@ -19,7 +19,7 @@ Differences from kubeadm, each for a reason:
 - the etcd pod sets ETCDCTL_ENDPOINTS to its member's client URL: on one host the members
   cannot all listen on 127.0.0.1:2379, which is what makes a kubeadm etcd pod's `etcdctl`
   reach its own member;
-- plain HTTP health endpoints (kubeling serves no TLS yet).
+- the probes' scheme is the one the launcher checks the component's health with.
 """
 from __future__ import annotations
 
@@ -46,8 +46,24 @@ BINARIES: dict[str, tuple[str, str, str]] = {
 READY_PATH = {"etcd": "/readyz", "apiserver": "/readyz", "scheduler": "/healthz", "controller-manager": "/healthz"}
 
 
-def _probe(host: str, port: int, path: str, period: int, failures: int) -> dict[str, Any]:
-    return {"httpGet": {"host": host, "path": path, "port": port, "scheme": "HTTP"},
+def kubeadm_form(args: list[str]) -> list[str]:
+    """`--flag value` pairs as `--flag=value`, the form kubeadm writes into its manifests (the same
+    command line: every kubeling component parses both forms)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and "=" not in a and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            out.append(f"{a}={args[i + 1]}")
+            i += 2
+        else:
+            out.append(a)
+            i += 1
+    return out
+
+
+def _probe(scheme: str, host: str, port: int, path: str, period: int, failures: int) -> dict[str, Any]:
+    return {"httpGet": {"host": host, "path": path, "port": port, "scheme": scheme},
             "periodSeconds": period, "failureThreshold": failures, "timeoutSeconds": 15}
 
 
@@ -55,22 +71,22 @@ def static_pod(comp: Component, plan: Plan, cdir: ClusterDir) -> dict[str, Any]:
     """The static pod manifest of one control-plane component (a dict, ready for YAML)."""
     binary, cpu, live_path = BINARIES[comp.kind]
     health = urlsplit(comp.health_url)
-    host, port = health.hostname or "127.0.0.1", health.port or 80
-    liveness = _probe(host, port, live_path, 10, 8) | {"initialDelaySeconds": 10}
+    host, port, scheme = health.hostname or "127.0.0.1", health.port or 80, (health.scheme or "http").upper()
+    liveness = _probe(scheme, host, port, live_path, 10, 8) | {"initialDelaySeconds": 10}
     container: dict[str, Any] = {
         "name": binary,
         "image": control_plane_image(binary),
         "imagePullPolicy": "IfNotPresent",
-        "command": [binary, *comp.args[1:]],
+        "command": [binary, *kubeadm_form(comp.args[1:])],
         "resources": {"requests": {"cpu": cpu} | ({"memory": "100Mi"} if comp.kind == "etcd" else {})},
         "livenessProbe": liveness,
-        "readinessProbe": _probe(host, port, READY_PATH[comp.kind], 1, 3),
-        "startupProbe": _probe(host, port, live_path, 10, 24),
+        "readinessProbe": _probe(scheme, host, port, READY_PATH[comp.kind], 1, 3),
+        "startupProbe": _probe(scheme, host, port, live_path, 10, 24),
     }
     annotations: dict[str, str] = {}
     volumes: list[dict[str, Any]] = []
     if comp.kind == "etcd":
-        url = f"http://{host}:{port}"
+        url = f"{health.scheme or 'http'}://{host}:{port}"
         container["env"] = [{"name": "ETCDCTL_API", "value": "3"}, {"name": "ETCDCTL_ENDPOINTS", "value": url}]
         annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"] = url
         data = str(cdir.data_dir(comp.name))

@@ -83,9 +83,11 @@ def test_control_plane_pods_as_kubeadm_shows_them(cluster):
         assert spec["priorityClassName"] == "system-node-critical"
         c = spec["containers"][0]
         assert c["image"].startswith(f"registry.k8s.io/{binary}:")
-        # the component's real command line, under its upstream name
+        # the component's real command line, under its upstream name, in kubeadm's --flag=value form
         args = next(x["args"] for x in plan["components"] if x["name"] == comp)
-        assert c["command"] == [binary, *args[1:]]
+        assert c["command"][0] == binary
+        assert " ".join(c["command"][1:]).replace("=", " ") == " ".join(args[1:]).replace("=", " ")
+        assert f"--name={comp}" in c["command"] if binary == "etcd" else "--bind-address=127.0.0.1" in c["command"]
         port = int(next(x["health_url"] for x in plan["components"] if x["name"] == comp).split(":")[2].split("/")[0])
         assert c["readinessProbe"]["httpGet"]["port"] == port and c["readinessProbe"]["httpGet"]["host"] == "127.0.0.1"
         assert pod["status"]["podIP"] == plan["node_ips"][NODE]  # host network: the node's address
