@@ -125,6 +125,13 @@ class Cluster:
         if self.started:
             sh("kubeling", "down", "--name", self.name, "--purge", env=self.env, check=False, timeout=120)
 
+    def save_logs(self):
+        """After a failure: the cluster's own logs (they go with `down --purge`) as <prefix>-logs.tar.gz."""
+        if LOG_PREFIX is None or not self.started:
+            return
+        base = Path(self.home) / self.name
+        sh("tar", "czf", f"{LOG_PREFIX}-logs.tar.gz", "-C", str(base), "logs", check=False)
+
     def hollow_health(self) -> dict:
         """How the hollow nodes look right now: NotReady nodes, and whether the process lives."""
         nodes = self.get("/api/v1/nodes?labelSelector=kubeling.io%2Fhollow%3Dtrue")["items"]
@@ -134,15 +141,19 @@ class Cluster:
 
 
 class RolloutWatch(threading.Thread):
-    """Samples a Deployment's status and the hollow nodes once a second during a rollout: the
-    lowest availableReplicas seen, and the most hollow nodes NotReady at once."""
+    """Samples, once a second during a rollout, the Deployment's status.availableReplicas (what
+    the controllers report, which lags), the pods really Running+Ready and not terminating (from
+    the watch cache, resourceVersion=0), and how many hollow nodes are NotReady."""
 
     def __init__(self, c: Cluster, name: str):
         super().__init__(daemon=True)
         self.c, self.name = c, name
+        self.t0 = time.monotonic()
         self.min_available: int | None = None
+        self.min_ready_pods: int | None = None
         self.max_not_ready = 0
         self.samples = 0
+        self.timeline: list[list] = []  # [s since start, status.availableReplicas, ready pods, NotReady nodes]
         self.done = threading.Event()
 
     def run(self):
@@ -150,8 +161,13 @@ class RolloutWatch(threading.Thread):
             try:
                 st = self.c.get(f"/apis/apps/v1/namespaces/default/deployments/{self.name}").get("status", {})
                 avail = int(st.get("availableReplicas") or 0)
+                pods = self.c.get(f"/api/v1/namespaces/default/pods?labelSelector=app%3D{self.name}&resourceVersion=0")["items"]
+                ready = sum(1 for p in pods if pod_ready(p) and not p["metadata"].get("deletionTimestamp"))
+                not_ready = len(self.c.hollow_health()["not_ready"])
                 self.min_available = avail if self.min_available is None else min(self.min_available, avail)
-                self.max_not_ready = max(self.max_not_ready, len(self.c.hollow_health()["not_ready"]))
+                self.min_ready_pods = ready if self.min_ready_pods is None else min(self.min_ready_pods, ready)
+                self.max_not_ready = max(self.max_not_ready, not_ready)
+                self.timeline.append([round(time.monotonic() - self.t0, 1), avail, ready, not_ready])
                 self.samples += 1
             except Exception as e:  # a slow or failed poll is not the rollout failing
                 print(f"rollout watch: {e!r}", file=sys.stderr)
@@ -271,6 +287,7 @@ def mode_scale(a, out: dict):
             wait_ready(c, f"app%3D{name}", r, a.timeout, poll=1.0)
             up_s = time.monotonic() - t0
             print(json.dumps({"replicas": r, "scale_up_s": round(up_s, 2)}), flush=True)
+            before = c.get(f"/apis/apps/v1/namespaces/default/deployments/{name}").get("status", {})
             t1 = time.monotonic()
             watch = RolloutWatch(c, name)
             watch.start()
@@ -280,12 +297,16 @@ def mode_scale(a, out: dict):
             finally:
                 watch.done.set()
                 out.setdefault("rollout_watch", {})[str(r)] = {"min_available": watch.min_available,
-                                                               "max_hollow_not_ready": watch.max_not_ready}
+                                                               "min_ready_pods": watch.min_ready_pods,
+                                                               "max_hollow_not_ready": watch.max_not_ready,
+                                                               "timeline": watch.timeline}
             roll_s = time.monotonic() - t1
             d = c.get(f"/apis/apps/v1/namespaces/default/deployments/{name}")
             s = {"replicas": r, "scale_up_s": round(up_s, 2), "rollout_s": round(roll_s, 2),
                  "status_after": {k: d["status"].get(k) for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")},
-                 "rollout_min_available": watch.min_available, "rollout_max_hollow_not_ready": watch.max_not_ready,
+                 "available_before": before.get("availableReplicas"),
+                 "rollout_min_available": watch.min_available, "rollout_min_ready_pods": watch.min_ready_pods,
+                 "rollout_max_hollow_not_ready": watch.max_not_ready,
                  "watch_samples": watch.samples, "hollow_after": c.hollow_health(),
                  "loadavg_1m_start": la[0], "loadavg_1m_end": loadavg()[0]}
             print(json.dumps(s), flush=True)
@@ -295,6 +316,9 @@ def mode_scale(a, out: dict):
             while time.monotonic() - t < 300 and c.get(f"/api/v1/namespaces/default/pods?labelSelector=app%3D{name}")["items"]:
                 time.sleep(2)
         out["samples"] = res
+    except BaseException:
+        c.save_logs()
+        raise
     finally:
         c.down(out)
 
