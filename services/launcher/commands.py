@@ -15,7 +15,7 @@ import time
 import httpx
 
 from . import procs
-from .health import collect
+from .health import client, collect
 from .manifests import CONTROL_PLANE_NODE, write_manifests
 from .plan import UpOptions, kubeconfig_yaml, make_plan
 from .state import ClusterDir, Plan, known_clusters
@@ -53,12 +53,12 @@ def _wait(cond, timeout: float, what: str) -> bool:
 
 
 def _healthy(url: str) -> bool:
-    return httpx.get(url, timeout=1.0).status_code == 200
+    return client().get(url, timeout=1.0).status_code == 200
 
 
 def _nodes_ready(plan: Plan) -> bool:
     want = set(plan.node_ips)
-    items = httpx.get(plan.api_url + "/api/v1/nodes", timeout=2.0).json().get("items", [])
+    items = client().get(plan.api_url + "/api/v1/nodes", timeout=2.0).json().get("items", [])
     ready = {n["metadata"]["name"] for n in items
              if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))}
     return want <= ready
@@ -66,7 +66,7 @@ def _nodes_ready(plan: Plan) -> bool:
 
 def _api_serving(plan: Plan) -> bool:
     """The apiserver answers from the store (it bootstraps kube-system once the store is up)."""
-    return httpx.get(plan.api_url + "/api/v1/namespaces/kube-system", timeout=2.0).status_code == 200
+    return client().get(plan.api_url + "/api/v1/namespaces/kube-system", timeout=2.0).status_code == 200
 
 
 def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:

@@ -171,13 +171,14 @@ def add_nodes(plan: Plan, opts: UpOptions, block: AddressBlock, cdir: ClusterDir
         "--pod-cidr", block.pod_cidr(0), "--node-status-update-frequency", f"{heartbeat:g}",
         "--pod-manifest-path", str(manifests_dir(cdir)), "--file-check-frequency", "2s",
         "--node-labels", f"{ROLE}=,node.kubernetes.io/exclude-from-external-load-balancers=",
-        "--register-with-taints", f"{ROLE}:NoSchedule"]))
+        "--register-with-taints", f"{ROLE}:NoSchedule"], health_url=f"http://{ip}:{KUBELET_PORT}/healthz"))
     for i in range(1, opts.nodes + 1):
         ip = block.node_ip(i)
         plan.node_ips[f"node-{i}"] = ip
         plan.components.append(Component(f"node-{i}", "node", [
             "node", "--node-name", f"node-{i}", "--kubeconfig", str(cdir.kubeconfig), "--node-ip", ip,
-            "--pod-cidr", block.pod_cidr(i), "--node-status-update-frequency", f"{heartbeat:g}"]))
+            "--pod-cidr", block.pod_cidr(i), "--node-status-update-frequency", f"{heartbeat:g}"],
+            health_url=f"http://{ip}:{KUBELET_PORT}/healthz"))
 
 
 def kubeconfig_yaml(plan: Plan) -> str:
