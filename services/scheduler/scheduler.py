@@ -20,6 +20,7 @@ from kubeling.shared.client import NODES, PODS, ApiError, Client, Unavailable
 from kubeling.shared.events import EventRecorder, now_rfc3339
 from kubeling.shared.informer import Handlers, Informer
 
+from .binder import Binder
 from .cache import Cache
 from .framework.interface import Obj, pod_key
 from .framework.runtime import FitError, Framework
@@ -55,8 +56,10 @@ def _node_sched_view(node: Obj) -> tuple[Any, ...]:
 class Scheduler:
     def __init__(self, client: Client, scheduler_name: str = "default-scheduler",
                  metrics: Metrics | None = None, rng: random.Random | None = None, *,
-                 percentage_of_nodes_to_score: int = 0, max_binds_in_flight: int = 64) -> None:
+                 percentage_of_nodes_to_score: int = 0, max_binds_in_flight: int = 64,
+                 binder: Binder | None = None) -> None:
         self.client = client
+        self.binder = binder or Binder(client.config)
         self.name = scheduler_name
         self.metrics = metrics or Metrics()
         self.rng = rng or random.Random()
@@ -192,7 +195,7 @@ class Scheduler:
     async def _bind(self, info: QueuedPodInfo, assumed: Obj, node: str) -> None:
         md = assumed["metadata"]
         try:
-            await self.client.bind(md["namespace"], md["name"], node, md.get("uid"))
+            await self.binder.bind(md["namespace"], md["name"], node, md.get("uid"))
         except (ApiError, Unavailable, OSError) as e:
             self.cache.forget(assumed)
             self.metrics.attempts.labels("error", self.name).inc()
@@ -235,5 +238,6 @@ class Scheduler:
         if self._binds:
             await asyncio.wait(list(self._binds), timeout=5)
         await self.recorder.flush()
+        await self.binder.aclose()
         await self.pods.stop()
         await self.nodes.stop()
