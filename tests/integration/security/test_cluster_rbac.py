@@ -5,6 +5,7 @@ and the Node authorizer give them - a Deployment's pods end up Running on both n
 them was refused anything along the way."""
 from __future__ import annotations
 
+import json
 import os
 import random
 
@@ -52,12 +53,16 @@ def test_components_work_under_rbac_with_their_own_identities(secure: SecureClus
     wait_until(lambda: ready("e2e-1") and ready("e2e-2"), timeout=30, what="both nodes Ready")
     kc = secure.kubeconfig("admin", token="admin-token")
     secure.kubectl(kc, "create", "namespace", "e2e", check=True)
-    # keep the pods off the other tests' node objects (they have no agents)
-    secure.kubectl(kc, "create", "deployment", "web", "-n", "e2e", "--image=nginx", "--replicas=4", check=True)
-    secure.kubectl(kc, "patch", "deployment", "web", "-n", "e2e", "--type=merge", "-p",
-                   '{"spec":{"template":{"spec":{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":'
-                   '{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"In",'
-                   '"values":["e2e-1","e2e-2"]}]}]}}}}}}}', check=True)
+    # the pods may only go to this test's nodes (other tests' Node objects have no agents)
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "e2e"},
+                  "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}},
+                                        "spec": {"containers": [{"name": "nginx", "image": "nginx"}],
+                                                 "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                                                     "nodeSelectorTerms": [{"matchExpressions": [{
+                                                         "key": "kubernetes.io/hostname", "operator": "In",
+                                                         "values": ["e2e-1", "e2e-2"]}]}]}}}}}}}
+    secure.kubectl(kc, "apply", "-f", "-", input=json.dumps(deployment), check=True)
 
     def running() -> list[dict]:
         pods = admin.get("/api/v1/namespaces/e2e/pods", params={"labelSelector": "app=web"}).json()["items"]
@@ -72,6 +77,17 @@ def test_components_work_under_rbac_with_their_own_identities(secure: SecureClus
     assert admin.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/e2e-1").status_code == 200
     holder = admin.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler").json()["spec"]["holderIdentity"]
     assert holder
+    # kubectl exec (WebSocket) is authorized as `create pods/exec`: the admin may, a pod reader may not
+    pod = pods[0]["metadata"]["name"]
+    out = secure.kubectl(kc, "exec", "-n", "e2e", pod, "--", "echo", "hello-from-exec", check=True).stdout
+    assert "hello-from-exec" in out
+    secure.kubectl(kc, "create", "role", "reader", "-n", "e2e", "--verb=get,list", "--resource=pods", check=True)
+    secure.kubectl(kc, "create", "rolebinding", "alice-reads", "-n", "e2e", "--role=reader", "--user=alice", check=True)
+    alice = secure.kubeconfig("alice", token="alice-token")
+    wait_until(lambda: secure.kubectl(alice, "get", "pod", pod, "-n", "e2e", check=True).returncode == 0, timeout=10, what="alice reads pods")
+    r = secure.kubectl(alice, "exec", "-n", "e2e", pod, "--", "echo", "nope")
+    assert r.returncode != 0 and "hello" not in r.stdout
+    assert f'cannot create resource "pods/exec" in API group "" in the namespace "e2e"' in r.stderr, r.stderr
     # least privilege held without a single refusal
     for p in procs:
         log = p.log_path.read_text(errors="replace")
