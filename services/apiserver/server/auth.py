@@ -1,7 +1,8 @@
 """Request security: authenticate, then authorize, every request before it reaches a handler.
 
 The flow is kube-apiserver's filter chain: the authenticator chain (auth/authn.py) turns the
-request's credentials into a user (or 401), the request's attributes are derived from its URL
+request's credentials into a user (or 401), impersonation headers switch to another user when the
+requester may impersonate it (auth/impersonation.py), the request's attributes are derived from its URL
 (auth/attributes.py), and the authorizer chain (auth/authz.py) allows it or answers 403 with
 upstream's message. /healthz, /livez, /readyz and /version are always public. Without any
 authentication flag every request is anonymous, and without --authorization-mode everything is
@@ -18,6 +19,7 @@ from ..auth import context
 from ..auth.attributes import Attributes, non_resource, resource_verb
 from ..auth.authn import Authenticator, is_public
 from ..auth.authz import Authorizer, forbidden
+from ..auth.impersonation import impersonate
 from ..auth.tls import peer_certificate
 from ..auth.tokenfile import load_tokens
 from ..auth.user import UserInfo
@@ -64,6 +66,8 @@ class Security:
                     verb: str | None = None) -> UserInfo:
         """Authenticate and authorize `conn`; the user, with the request attributes in the context."""
         user = await self.authenticate(conn)
+        if any(k.startswith("impersonate-") for k in conn.headers.keys()):
+            user = impersonate(user, conn.headers, self.authz.authorize)
         attrs = self.attributes(user, method, conn.url.path, conn.query_params, is_namespaced)
         if verb is not None:
             attrs = Attributes(**{**attrs.__dict__, "verb": verb})

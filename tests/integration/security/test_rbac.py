@@ -123,3 +123,21 @@ def test_kubectl_auth_can_i(secure: SecureCluster) -> None:
     sar["spec"]["resourceAttributes"]["verb"] = "delete"
     r = secure.admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", json=sar)  # type: ignore[attr-defined]
     assert r.json()["status"]["allowed"] is False
+
+
+def test_impersonation_needs_the_impersonate_verb(secure: SecureCluster) -> None:
+    _admin(secure, "create", "namespace", "imp")
+    _admin(secure, "create", "role", "pods", "-n", "imp", "--verb=list", "--resource=pods")
+    _admin(secure, "create", "rolebinding", "alice-pods", "-n", "imp", "--role=pods", "--user=alice")
+    admin = secure.kubeconfig("admin", token="admin-token")
+    wait_until(lambda: secure.kubectl(admin, "auth", "can-i", "list", "pods", "-n", "imp", "--as", "alice").stdout.strip() == "yes",
+               timeout=10, what="can-i --as alice")
+    assert secure.kubectl(admin, "auth", "can-i", "delete", "pods", "-n", "imp", "--as", "alice").stdout.strip() == "no"
+    who = json.loads(secure.kubectl(admin, "auth", "whoami", "--as", "bob", "--as-group", "devs", "-o", "json", check=True).stdout)
+    assert who["status"]["userInfo"] == {"username": "bob", "groups": ["devs", "system:authenticated"]}
+    r = secure.client("alice-token").get("/api/v1/namespaces/imp/pods", headers={"Impersonate-User": "kubernetes-admin"})
+    assert r.status_code == 403
+    assert r.json()["message"] == ('users "kubernetes-admin" is forbidden: User "alice" cannot impersonate resource "users" '
+                                   'in API group "" at the cluster scope')
+    r = secure.client("alice-token").get("/api/v1/namespaces/imp/pods", headers={"Impersonate-Group": "system:masters"})
+    assert r.status_code == 400
