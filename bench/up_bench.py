@@ -2,6 +2,7 @@
 
     python bench/up_bench.py                   # 5 timed ups, memory of the first 3, default cluster
     python bench/up_bench.py --runs 3 --mem-runs 1 --up-args "--ha"
+    python bench/up_bench.py --rev e35a1bf     # an older commit, for a before/after comparison
 
 Each run is a fresh cluster in a fresh KUBELING_HOME (a temporary directory): `kubeling up -d`
 is timed from the command's start to its return, which is when every node (the `controlplane`
@@ -12,6 +13,8 @@ process of the cluster (the PIDs in its pids/ directory), VmRSS from /proc/PID/s
 from /proc/PID/smaps_rollup. RSS is what the issue's target is stated in; it counts the shared
 libraries (libpython, libssl, ...) once per process. PSS divides shared pages among the processes
 that map them, so its sum is the memory the cluster really takes. Then `kubeling down --purge`.
+With --rev, that commit of kubeling is exported (`git archive`, as clusters.py's pin_store does)
+and every process of the run, the launcher included, imports it instead of the live checkout.
 Nothing else of the machine is touched: the script stops only the cluster it started.
 
 Prints one JSON document: every run, and the medians.
@@ -31,9 +34,14 @@ import time
 from pathlib import Path
 
 
+TREE: Path | None = None  # the exported commit (--rev), or None for the live checkout
+
+
 def kubeling(env: dict, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    if TREE is not None:
+        env = dict(env, PYTHONPATH=str(TREE))
     return subprocess.run([sys.executable, "-m", "kubeling", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=TREE)
 
 
 def load() -> str:
@@ -103,7 +111,14 @@ def main() -> int:
     p.add_argument("--mem-runs", type=int, default=3, help="of those, how many also measure memory")
     p.add_argument("--settle", type=float, default=5.0, help="seconds the cluster runs before memory is read")
     p.add_argument("--up-args", default="", help="extra `kubeling up` flags, e.g. '--ha' or '--nodes 5'")
+    p.add_argument("--rev", default="", help="measure this commit (exported) instead of the live checkout")
     a = p.parse_args()
+    global TREE
+    commit = ""
+    if a.rev:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from clusters import pin_store
+        TREE, commit = pin_store(a.rev, Path(tempfile.mkdtemp(prefix="kubeling-upbench-rev-")) / "tree")
     runs = []
     for i in range(a.runs):
         r = one_run(i, shlex.split(a.up_args), i < a.mem_runs, a.settle)
@@ -112,6 +127,8 @@ def main() -> int:
     ok = [r for r in runs if "error" not in r]
     mem = [r for r in ok if "rss_mib" in r]
     summary: dict = {"command": "python bench/up_bench.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
+                     "commit": commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                                        cwd=Path(__file__).resolve().parent).stdout.strip(),
                      "runs": runs, "failed": len(runs) - len(ok)}
     if ok:
         summary["up_s_median"] = statistics.median(r["up_s"] for r in ok)
@@ -123,6 +140,8 @@ def main() -> int:
         summary["rss_mib_per_process_median"] = {
             n: round(statistics.median(r["processes"][n]["rss_kib"] for r in mem) / 1024, 1) for n in names}
     print(json.dumps(summary, indent=1))
+    if TREE is not None:
+        subprocess.run(["rm", "-rf", str(TREE.parent)], check=False)
     return 0 if ok else 1
 
 
