@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..auth import escalation
 from .namespace_lifecycle import NamespaceLifecycle
 from .noderestriction import NodeRestriction
 from .resource_quota import ResourceQuotaAdmission
@@ -11,6 +12,7 @@ from .service_account import ServiceAccountAdmission
 from .tolerations import DefaultTolerationSeconds
 
 if TYPE_CHECKING:
+    from ..auth.authz import Authorizer
     from ..registry.catalog import Registry
     from ..registry.store import Store
 
@@ -23,6 +25,7 @@ class AdmissionChain:
         self.quota = ResourceQuotaAdmission(self)
         # --enable-admission-plugins=NodeRestriction (off by default, as upstream); acts only on system:node:<name> users
         self.node_restriction: NodeRestriction | None = None
+        self.authorizer: "Authorizer | None" = None  # set by the APIServer; RBAC escalation checks need it
 
     def bind(self, registry: "Registry") -> None:
         self.registry = registry
@@ -39,6 +42,8 @@ class AdmissionChain:
             return
         if self.node_restriction is not None:
             self.node_restriction.admit(op, store, obj, old)
+        if self.authorizer is not None and op in ("CREATE", "UPDATE"):
+            escalation.check(self.authorizer, store, obj)  # RBAC: no granting what one does not hold
         await self.lifecycle.admit(op, store, obj, old)
         if op == "CREATE" and obj is not None:
             for plugin in self.mutating:

@@ -89,6 +89,7 @@ class APIServer:
         self.registry = Registry(self.client, config, self.admission)
         self.admission.bind(self.registry)
         self.security = (security or SecurityConfig(tokens=tokens)).build(self.registry)
+        self.admission.authorizer = self.security.authz
         self.handlers = Handlers(self.registry)
         self.openapi = OpenAPI(self.registry)
         self.ready = False

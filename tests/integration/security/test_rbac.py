@@ -141,3 +141,31 @@ def test_impersonation_needs_the_impersonate_verb(secure: SecureCluster) -> None
                                    'in API group "" at the cluster scope')
     r = secure.client("alice-token").get("/api/v1/namespaces/imp/pods", headers={"Impersonate-Group": "system:masters"})
     assert r.status_code == 400
+
+
+def test_no_privilege_escalation_through_roles_or_bindings(secure: SecureCluster) -> None:
+    _admin(secure, "create", "namespace", "esc")
+    _admin(secure, "create", "role", "rbac-writer", "-n", "esc", "--verb=create,get,list",
+           "--resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,configmaps")
+    _admin(secure, "create", "rolebinding", "alice-writes-rbac", "-n", "esc", "--role=rbac-writer", "--user=alice")
+    alice = secure.client("alice-token")
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "cm-reader"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]}
+    wait_until(lambda: alice.post("/apis/rbac.authorization.k8s.io/v1/namespaces/esc/roles", json=role).status_code == 201,
+               timeout=10, what="alice creates a role within her own rights")
+    greedy = {**role, "metadata": {"name": "greedy"},
+              "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}
+    r = alice.post("/apis/rbac.authorization.k8s.io/v1/namespaces/esc/roles", json=greedy)
+    assert r.status_code == 403
+    assert r.json()["message"] == ('roles.rbac.authorization.k8s.io "greedy" is forbidden: user "alice" (groups=["system:authenticated"]) '
+                                   'is attempting to grant RBAC permissions not currently held:\n'
+                                   '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}')
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "me-admin"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}
+    r = alice.post("/apis/rbac.authorization.k8s.io/v1/namespaces/esc/rolebindings", json=binding)
+    assert r.status_code == 403 and "is attempting to grant RBAC permissions not currently held" in r.json()["message"]
+    ok = {**binding, "metadata": {"name": "bob-reads"}, "roleRef": {**binding["roleRef"], "kind": "Role", "name": "cm-reader"},
+          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}
+    assert alice.post("/apis/rbac.authorization.k8s.io/v1/namespaces/esc/rolebindings", json=ok).status_code == 201
+    assert secure.client("alice-token").get("/api/v1/namespaces/esc/secrets").status_code == 403
