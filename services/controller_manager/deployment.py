@@ -273,7 +273,7 @@ class DeploymentController(Controller):
             return False
         all_pods = sum(du.replicas_of(rs) for rs in all_rss)
         min_available = du.replicas_of(d) - du.max_unavailable(d)
-        new_unavailable = (du.replicas_of(new_rs) - ((new_rs or {}).get("status") or {}).get("availableReplicas", 0)) if new_rs else 0
+        new_unavailable = (du.replicas_of(new_rs) - _available(new_rs)) if new_rs else 0
         max_scaled_down = all_pods - min_available - new_unavailable
         if max_scaled_down <= 0:
             return False
@@ -283,14 +283,14 @@ class DeploymentController(Controller):
             if scaled >= max_scaled_down:
                 break
             reps = du.replicas_of(rs)
-            unhealthy = reps - (rs.get("status") or {}).get("availableReplicas", 0)
+            unhealthy = reps - _available(rs)
             if reps == 0 or unhealthy <= 0:
                 continue
             cut = min(unhealthy, max_scaled_down - scaled)
             if await self.scale_rs(d, rs, reps - cut):
                 scaled += cut
         # then healthy ones, oldest first, while availability stays above the floor
-        available = sum((rs.get("status") or {}).get("availableReplicas", 0) for rs in all_rss)
+        available = sum(_available(rs) for rs in all_rss)
         budget = available - min_available - scaled
         if budget > 0:
             for rs in sorted(old, key=lambda r: r["metadata"].get("creationTimestamp", "")):
@@ -449,6 +449,15 @@ class DeploymentController(Controller):
             return True
         since = parse_time(cond.get("lastUpdateTime"))
         return since is not None and since + deadline < time.time()
+
+
+def _available(rs: Obj) -> int:
+    """The available pods a ReplicaSet can be counted on for: its status, but never more than
+    its spec. Right after a scale-down the status still counts the pods being deleted (it is
+    written before they go); upstream sums the status alone, and a controller that syncs again
+    before the ReplicaSet's status catches up then scales the old set down a second time,
+    below replicas - maxUnavailable (seen with 500 and 1,000 replicas on a loaded machine)."""
+    return min(int((rs.get("status") or {}).get("availableReplicas", 0) or 0), du.replicas_of(rs))
 
 
 def _selects(d: Obj, labels: dict[str, str] | None) -> bool:
