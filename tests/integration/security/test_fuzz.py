@@ -104,7 +104,8 @@ def test_hostile_requests_never_get_a_5xx(fuzz_cluster: SecureCluster) -> None:
     client = httpx.Client(base_url=c.url, verify=c.tls, timeout=20)
     seen: dict[int, int] = {}
 
-    @settings(max_examples=int(os.environ.get("KUBELING_FUZZ_EXAMPLES", "200")), deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+    @settings(max_examples=int(os.environ.get("KUBELING_FUZZ_EXAMPLES", "200")), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), derandomize=False)
     @given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]), path=paths(), body=bodies(),
            token=st.sampled_from(TOKENS), ctype=st.sampled_from(CONTENT_TYPES),
            query=st.dictionaries(st.sampled_from(QUERY_KEYS), segment | st.sampled_from(["0", "-1", "1", "9" * 30, "true", "All"]), max_size=3))
