@@ -4,7 +4,8 @@ The Node authorizer lets `system:node:<name>` users create, update and delete po
 general; this plugin (upstream's plugin/pkg/admission/noderestriction) then checks the objects:
 - pods: create only mirror pods bound to itself; update only the status of pods bound to itself;
   delete (and evict) only pods bound to itself;
-- nodes: create and change only its own Node object.
+- nodes: create and change only its own Node object, never its taints after creation, and only
+  the labels a kubelet may set (not `node-restriction.kubernetes.io/*` nor other kubernetes.io labels).
 Requests from any other user pass untouched. Errors are upstream's 403 wording, e.g.
 `pods "web-1" is forbidden: node "node-1" can only update pod status for pods with spec.nodeName set to itself`.
 """
@@ -63,3 +64,34 @@ class NodeRestriction:
         # nodes
         if name and name != node:
             raise deny(f'node "{node}" is not allowed to modify node "{name}"')
+        if obj is None:
+            return
+        labels = ((obj.get("metadata") or {}).get("labels") or {})
+        old_labels = (((old or {}).get("metadata") or {}).get("labels") or {})
+        changed = sorted(k for k in set(labels) | set(old_labels) if labels.get(k) != old_labels.get(k))
+        forbidden = [k for k in changed if not _node_may_set_label(k)]
+        if forbidden:
+            raise deny(f'node "{node}" is not allowed to modify labels: {", ".join(forbidden)}')
+        if op == "UPDATE" and ((obj.get("spec") or {}).get("taints") or []) != (((old or {}).get("spec") or {}).get("taints") or []):
+            raise deny(f'node "{node}" is not allowed to modify taints')
+
+
+# labels a kubelet may set on its own Node (upstream's kubeletapis.IsKubeletLabel); any other label
+# in the kubernetes.io / k8s.io namespaces, and node-restriction.kubernetes.io/ above all, is the
+# cluster admin's: a node must not move itself into another isolation group
+_KUBELET_LABELS = {"kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/arch",
+                   "beta.kubernetes.io/os", "beta.kubernetes.io/instance-type", "failure-domain.beta.kubernetes.io/region",
+                   "failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
+                   "node.kubernetes.io/instance-type", "node.kubernetes.io/windows-build"}
+_KUBELET_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+
+
+def _node_may_set_label(key: str) -> bool:
+    prefix = key.split("/", 1)[0] if "/" in key else ""
+    if key in _KUBELET_LABELS:
+        return True
+    if prefix == "node-restriction.kubernetes.io" or prefix.endswith(".node-restriction.kubernetes.io"):
+        return False
+    if any(prefix == ns or prefix.endswith("." + ns) for ns in _KUBELET_NAMESPACES):
+        return True
+    return not any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubernetes.io", "k8s.io"))

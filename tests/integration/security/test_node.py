@@ -66,6 +66,18 @@ def test_node_changes_only_its_own_node_and_lease(secure: SecureCluster) -> None
     patch = {"metadata": {"labels": {"x": "y"}}}
     ct = {"Content-Type": "application/merge-patch+json"}
     assert node_a.patch("/api/v1/nodes/node-a", json=patch, headers=ct).status_code == 200
+    assert node_a.patch("/api/v1/nodes/node-a", json={"metadata": {"labels": {"topology.kubernetes.io/zone": "z1"}}},
+                        headers=ct).status_code == 200
+    r = node_a.patch("/api/v1/nodes/node-a", json={"metadata": {"labels": {"node-restriction.kubernetes.io/pci": "true"}}}, headers=ct)
+    assert r.status_code == 403
+    assert r.json()["message"] == ('nodes "node-a" is forbidden: node "node-a" is not allowed to modify labels: '
+                                   'node-restriction.kubernetes.io/pci')
+    r = node_a.patch("/api/v1/nodes/node-a", json={"metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}}}, headers=ct)
+    assert r.status_code == 403
+    r = node_a.patch("/api/v1/nodes/node-a", json={"spec": {"taints": [{"key": "mine", "effect": "NoSchedule"}]}}, headers=ct)
+    assert r.status_code == 403 and r.json()["message"].endswith('node "node-a" is not allowed to modify taints')
+    assert secure.admin.patch("/api/v1/nodes/node-a", json={"metadata": {"labels": {"node-restriction.kubernetes.io/pci": "true"}}},  # type: ignore[attr-defined]
+                              headers=ct).status_code == 200  # the admin may
     r = node_a.patch("/api/v1/nodes/node-b", json=patch, headers=ct)
     assert r.status_code == 403
     assert r.json()["message"].startswith('nodes "node-b" is forbidden: User "system:node:node-a" cannot patch resource "nodes"')
