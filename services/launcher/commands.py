@@ -249,8 +249,12 @@ def _component(argv: list[str], prog: str, description: str):
     _name_arg(p)
     args = p.parse_args(argv)
     cdir, plan = _load(args.name)
-    try:
+    try:  # `apiserver-0` is accepted for `kube-apiserver-0`, as the drills in issue 6 spell it
         return cdir, plan, plan.get(args.component)
+    except KeyError:
+        pass
+    try:
+        return cdir, plan, plan.get("kube-" + args.component)
     except KeyError:
         names = ", ".join(c.name for c in plan.components)
         raise SystemExit(f"kubeling: no component {args.component!r} in cluster '{plan.name}' ({names})") from None

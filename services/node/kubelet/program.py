@@ -86,6 +86,7 @@ class Process:
         self.argv = argv
         self.ctx = ctx
         self.terminating = asyncio.Event()
+        self.last_status = 0  # `$?`: the exit status of the last command the shell ran
         self._sinks: list[list[str]] = []  # capture stack for pipelines
         first = argv[0]
         if first in ("/docker-entrypoint.sh", "docker-entrypoint.sh") and len(argv) > 1:
@@ -207,6 +208,7 @@ class Process:
             return ""
         s = re.sub(r"\$\(([^()]*)\)|`([^`]*)`", sub, s)
         env = {**self.ctx.env, "HOSTNAME": self.ctx.hostname}
+        s = s.replace("$?", str(self.last_status))
         return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), s)
 
     async def run_script(self, script: str) -> int:
@@ -223,6 +225,7 @@ class Process:
             else:
                 item = item[1]
             status = await self._run_item(item, status)
+            self.last_status = status
         return status
 
     async def _run_pipe(self, stages: list[Any]) -> int:

@@ -137,3 +137,5 @@ def test_killing_a_component_makes_its_pod_not_ready_and_starting_it_ready_again
     finally:
         kubeling(env, "start", "etcd-2", "--name", NAME)
     wait_until(lambda: ready(pods(env).get(pod)), 30, interval=0.5, what=f"{pod} Ready again")
+    # the drills' short names work too (`kubeling kill apiserver-0`); starting a running one is a no-op
+    assert kubeling(env, "start", "apiserver-0", "--name", NAME).stdout.startswith("kube-apiserver-0 running")
