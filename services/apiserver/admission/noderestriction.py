@@ -32,7 +32,7 @@ def _node_of(pod: dict[str, Any] | None) -> str:
 
 
 class NodeRestriction:
-    def admit(self, op: str, store: "Store", obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
+    def admit(self, op: str, store: Store, obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
         attrs = context.current.get()
         node = node_name(attrs.user) if attrs is not None else None
         if node is None or attrs is None:

@@ -45,7 +45,7 @@ def parse_modes(text: str) -> list[str]:
 
 
 class Authorizer:
-    def __init__(self, modes: list[str], registry: "Registry") -> None:
+    def __init__(self, modes: list[str], registry: Registry) -> None:
         from .node import NodeAuthorizer
         from .rbac import RBACAuthorizer
         self.modes = modes

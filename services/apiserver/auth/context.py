@@ -12,4 +12,4 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .attributes import Attributes
 
-current: ContextVar["Attributes | None"] = ContextVar("kubeling_request_attributes", default=None)
+current: ContextVar[Attributes | None] = ContextVar("kubeling_request_attributes", default=None)

@@ -25,7 +25,7 @@ _ROLE_KINDS = {"roles": "Role", "clusterroles": "ClusterRole"}
 _BINDINGS = ("rolebindings", "clusterrolebindings")
 
 
-def _covered(authz: "Authorizer", user: UserInfo, namespace: str, rule: dict[str, Any]) -> bool:
+def _covered(authz: Authorizer, user: UserInfo, namespace: str, rule: dict[str, Any]) -> bool:
     """Whether `user` already holds every permission of `rule` (wildcards only by wildcards)."""
     def allowed(a: Attributes) -> bool:
         return authz.authorize(a)[0]
@@ -53,14 +53,14 @@ def _describe(rule: dict[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _deny(store: "Store", name: str, user: UserInfo, missing: list[dict[str, Any]]) -> errors.StatusError:
+def _deny(store: Store, name: str, user: UserInfo, missing: list[dict[str, Any]]) -> errors.StatusError:
     groups = json.dumps(list(user.groups), separators=(" ", ":"))
     why = (f'user "{user.name}" (groups={groups}) is attempting to grant RBAC permissions not currently held:\n'
            + "\n".join(_describe(r) for r in missing))
     return errors.forbidden(store.strategy.resource, name, why, GROUP)
 
 
-def check(authz: "Authorizer", store: "Store", obj: dict[str, Any] | None) -> None:
+def check(authz: Authorizer, store: Store, obj: dict[str, Any] | None) -> None:
     """Refuse a write of a role or binding that would grant its author more than they hold."""
     s = store.strategy
     attrs = context.current.get()

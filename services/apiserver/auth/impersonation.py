@@ -13,7 +13,13 @@ from starlette.datastructures import Headers
 
 from ..api.errors import StatusError
 from .attributes import Attributes
-from .user import ANONYMOUS, SA_PREFIX, UserInfo, service_account_groups, with_authenticated
+from .user import (
+    ANONYMOUS,
+    SA_PREFIX,
+    UserInfo,
+    service_account_groups,
+    with_authenticated,
+)
 
 Authorize = Callable[[Attributes], tuple[bool, str]]
 
@@ -32,7 +38,7 @@ def impersonate(requester: UserInfo, headers: Headers, authorize: Authorize) -> 
     user = headers.get("impersonate-user")
     groups = headers.getlist("impersonate-group") if hasattr(headers, "getlist") else []
     uid = headers.get("impersonate-uid")
-    if any(k.lower().startswith("impersonate-extra-") for k in headers.keys()):
+    if any(k.lower().startswith("impersonate-extra-") for k in headers):
         raise StatusError(400, "BadRequest", "kubeling does not support Impersonate-Extra-* headers")
     if user is None:
         if groups or uid:

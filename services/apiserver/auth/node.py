@@ -77,7 +77,7 @@ def _pod_refs(pod: dict[str, Any], resource: str) -> set[str]:
 
 
 class NodeAuthorizer:
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: Registry) -> None:
         self.pods = registry.stores[("", "pods")]
 
     async def start(self) -> None:

@@ -202,7 +202,7 @@ async def _reconcile(store: Any, desired: dict[str, Any], fields: tuple[str, ...
             raise
 
 
-async def ensure(registry: "Registry") -> None:
+async def ensure(registry: Registry) -> None:
     """Create or put back the bootstrap cluster roles and bindings (several apiservers may race: fine)."""
     roles = registry.stores[(GROUP, "clusterroles")]
     bindings = registry.stores[(GROUP, "clusterrolebindings")]

@@ -92,7 +92,7 @@ class _Index:
 class RBACAuthorizer:
     """Evaluates requests against the RBAC objects in the watch caches."""
 
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: Registry) -> None:
         self.stores = [registry.stores[(RBAC_GROUP, r)] for r in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")]
         self._index = _Index()
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .jwt import JWTError, PublicKey, Signer, verify
-from .user import UserInfo, service_account_groups, service_account_user, with_authenticated
+from .user import (
+    UserInfo,
+    service_account_groups,
+    service_account_user,
+    with_authenticated,
+)
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 MIN_EXPIRATION = 600  # upstream: "may not specify a duration less than 10 minutes"

@@ -66,7 +66,7 @@ class Security:
                     verb: str | None = None) -> UserInfo:
         """Authenticate and authorize `conn`; the user, with the request attributes in the context."""
         user = await self.authenticate(conn)
-        if any(k.startswith("impersonate-") for k in conn.headers.keys()):
+        if any(k.startswith("impersonate-") for k in conn.headers):
             user = impersonate(user, conn.headers, self.authz.authorize)
         attrs = self.attributes(user, method, conn.url.path, conn.query_params, is_namespaced)
         if verb is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -64,7 +65,7 @@ class AESKey:
             dec = Cipher(algorithms.AES(self.secret), modes.CBC(body[:16])).decryptor()
             unpadder = padding.PKCS7(128).unpadder()
             return unpadder.update(dec.update(body[16:]) + dec.finalize()) + unpadder.finalize()
-        except Exception as e:
+        except (InvalidTag, ValueError) as e:
             raise DecryptError(f"{key}: cannot decrypt with {self.mode} key {self.name!r}: {e}") from None
 
 

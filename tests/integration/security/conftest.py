@@ -19,8 +19,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from kubeling.shared.pki import CertificateAuthority
+
 from tests.integration.apiserver.conftest import start_store
 from tests.support.procs import Proc, ProcGroup, free_port, wait_until
 

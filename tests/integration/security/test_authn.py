@@ -7,8 +7,8 @@ import json
 import time
 
 import httpx
-
 from kubeling.services.apiserver.auth.jwt import Signer, b64url, load_private_key
+
 from tests.support.procs import wait_until
 
 from .conftest import SecureCluster, status_of

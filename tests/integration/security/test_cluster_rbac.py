@@ -87,7 +87,7 @@ def test_components_work_under_rbac_with_their_own_identities(secure: SecureClus
     wait_until(lambda: secure.kubectl(alice, "get", "pod", pod, "-n", "e2e", check=True).returncode == 0, timeout=10, what="alice reads pods")
     r = secure.kubectl(alice, "exec", "-n", "e2e", pod, "--", "echo", "nope")
     assert r.returncode != 0 and "hello" not in r.stdout
-    assert f'cannot create resource "pods/exec" in API group "" in the namespace "e2e"' in r.stderr, r.stderr
+    assert 'cannot create resource "pods/exec" in API group "" in the namespace "e2e"' in r.stderr, r.stderr
     # least privilege held without a single refusal
     for p in procs:
         log = p.log_path.read_text(errors="replace")

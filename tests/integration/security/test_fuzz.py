@@ -18,7 +18,8 @@ from tests.support.procs import ProcGroup
 from .conftest import SecureCluster, start_secure_apiserver
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 RESOURCES = ["pods", "services", "configmaps", "secrets", "serviceaccounts", "namespaces", "nodes", "events",
              "resourcequotas", "endpoints"]

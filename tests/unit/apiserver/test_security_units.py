@@ -9,14 +9,21 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from kubeling.services.apiserver.auth.attributes import Attributes, resource_verb
 from kubeling.services.apiserver.auth.authz import forbidden, parse_modes
 from kubeling.services.apiserver.auth.jwt import JWTError, Signer, verify
 from kubeling.services.apiserver.auth.rbac import rule_allows, subject_applies
-from kubeling.services.apiserver.auth.serviceaccount import Issuer, TokenInvalid, Verifier
+from kubeling.services.apiserver.auth.serviceaccount import (
+    Issuer,
+    TokenInvalid,
+    Verifier,
+)
 from kubeling.services.apiserver.auth.user import UserInfo
-from kubeling.services.apiserver.storage.encryption import DecryptError, EncryptionConfigError, parse_config
+from kubeling.services.apiserver.storage.encryption import (
+    DecryptError,
+    EncryptionConfigError,
+    parse_config,
+)
 
 ALICE = UserInfo("alice", "", ("devs", "system:authenticated"))
 
