@@ -175,7 +175,7 @@ def _live(cdir: ClusterDir, plan: Plan) -> int:
                 live.update(render(plan.name, collect(cdir, plan)))
     except KeyboardInterrupt:
         pass
-    print("Stopping the cluster ...")
+    print("\nStopping the cluster ...")
     procs.stop(cdir, list(reversed(plan.components)))
     return 0
 
