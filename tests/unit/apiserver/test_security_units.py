@@ -129,3 +129,49 @@ def test_encryption_config_errors() -> None:
         parse_config(_config("secretbox", os.urandom(32)))
     with pytest.raises(EncryptionConfigError):
         parse_config("kind: Nope\n")
+
+
+def test_node_graph_and_label_rules() -> None:
+    from kubeling.services.apiserver.admission.noderestriction import _node_may_set_label
+    from kubeling.services.apiserver.auth.node import _pod_refs
+    pod = {"spec": {"serviceAccountName": "runner", "imagePullSecrets": [{"name": "pull"}],
+                    "volumes": [{"name": "a", "secret": {"secretName": "vol"}}, {"name": "b", "configMap": {"name": "cm"}},
+                                {"name": "c", "projected": {"sources": [{"secret": {"name": "proj"}}]}},
+                                {"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
+                    "containers": [{"name": "x", "env": [{"name": "E", "valueFrom": {"secretKeyRef": {"name": "env", "key": "k"}}}],
+                                    "envFrom": [{"configMapRef": {"name": "cm2"}}]}]}}
+    assert _pod_refs(pod, "secrets") == {"vol", "proj", "pull", "env"}
+    assert _pod_refs(pod, "configmaps") == {"cm", "cm2"}
+    assert _pod_refs(pod, "persistentvolumeclaims") == {"data"}
+    assert _pod_refs(pod, "serviceaccounts") == {"runner"}
+    assert _pod_refs({"spec": {}}, "serviceaccounts") == {"default"}
+    allowed = ["kubernetes.io/hostname", "topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
+               "kubelet.kubernetes.io/x", "zone", "example.com/rack"]
+    refused = ["node-restriction.kubernetes.io/pci", "node-role.kubernetes.io/control-plane", "kubernetes.io/other",
+               "foo.k8s.io/x", "a.node-restriction.kubernetes.io/b"]
+    assert all(_node_may_set_label(k) for k in allowed)
+    assert not any(_node_may_set_label(k) for k in refused)
+
+
+def test_impersonation_headers() -> None:
+    from starlette.datastructures import Headers
+
+    from kubeling.services.apiserver.api.errors import StatusError
+    from kubeling.services.apiserver.auth.impersonation import impersonate
+    asked: list[tuple[str, str, str]] = []
+
+    def allow(a: Attributes) -> tuple[bool, str]:
+        asked.append((a.resource, a.namespace, a.name))
+        return True, ""
+    h = Headers(raw=[(b"impersonate-user", b"system:serviceaccount:ns1:bot"), (b"impersonate-group", b"g1"),
+                     (b"impersonate-group", b"g2")])
+    user = impersonate(ALICE, h, allow)
+    assert user.name == "system:serviceaccount:ns1:bot"
+    assert user.groups == ("system:serviceaccounts", "system:serviceaccounts:ns1", "g1", "g2", "system:authenticated")
+    assert asked == [("serviceaccounts", "ns1", "bot"), ("groups", "", "g1"), ("groups", "", "g2")]
+    assert impersonate(ALICE, Headers({}), allow) is ALICE
+    with pytest.raises(StatusError) as e:
+        impersonate(ALICE, Headers({"impersonate-user": "root"}), lambda a: (False, ""))
+    assert e.value.code == 403 and e.value.message.startswith('users "root" is forbidden: User "alice" cannot impersonate')
+    with pytest.raises(StatusError):
+        impersonate(ALICE, Headers({"impersonate-group": "system:masters"}), allow)
