@@ -81,6 +81,10 @@ def test_components_work_under_rbac_with_their_own_identities(secure: SecureClus
     pod = pods[0]["metadata"]["name"]
     out = secure.kubectl(kc, "exec", "-n", "e2e", pod, "--", "echo", "hello-from-exec", check=True).stdout
     assert "hello-from-exec" in out
+    pair = secure.ca.issue("kubernetes-admin", orgs=("system:masters",), client=True)  # X.509 over the WebSocket too
+    out = secure.kubectl(secure.kubeconfig("admin-cert", cert_pem=pair.cert, key_pem=pair.key),
+                         "exec", "-n", "e2e", pod, "--", "echo", "cert-exec", check=True).stdout
+    assert "cert-exec" in out
     secure.kubectl(kc, "create", "role", "reader", "-n", "e2e", "--verb=get,list", "--resource=pods", check=True)
     secure.kubectl(kc, "create", "rolebinding", "alice-reads", "-n", "e2e", "--role=reader", "--user=alice", check=True)
     alice = secure.kubeconfig("alice", token="alice-token")
