@@ -36,6 +36,9 @@ BASE_IMAGE = os.environ.get("KUBELING_TEST_BASE_IMAGE", "local/python-base:bookw
 IMAGE = "kubeling:compose-test"
 NODE_PORT_WINDOW = 5  # NodePorts this test's cluster allocates from: Docker runs a proxy per published port
 
+# a cold image build (apt + pip in the image) takes minutes on a loaded CI machine
+pytestmark = pytest.mark.timeout(900)
+
 
 def _need(ok: bool, why: str) -> None:
     if not ok:
