@@ -123,6 +123,9 @@ CLUSTER_ROLES: dict[str, dict[str, Any]] = {
     "system:monitoring": {"rules": [url_rule(["/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/metrics"], ["get"])]},
     "system:auth-delegator": {"rules": [rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
                                         rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"])]},
+    "system:service-account-issuer-discovery": {"rules": [url_rule(["/.well-known/openid-configuration",
+                                                                    "/.well-known/openid-configuration/",
+                                                                    "/openid/v1/jwks", "/openid/v1/jwks/"], ["get"])]},
     "system:kube-scheduler": {"rules": SCHEDULER},
     "system:kube-controller-manager": {"rules": CONTROLLER_MANAGER},
     "system:node": {"rules": NODE_RULES},
@@ -146,6 +149,7 @@ CLUSTER_ROLE_BINDINGS: dict[str, list[dict[str, str]]] = {
     "system:basic-user": [_subject("Group", "system:authenticated")],
     "system:public-info-viewer": [_subject("Group", "system:authenticated"), _subject("Group", "system:unauthenticated")],
     "system:monitoring": [_subject("Group", "system:monitoring")],
+    "system:service-account-issuer-discovery": [_subject("Group", "system:serviceaccounts")],
     "system:kube-scheduler": [_subject("User", "system:kube-scheduler")],
     "system:kube-controller-manager": [_subject("User", "system:kube-controller-manager")],
     "system:node": [],  # upstream: nodes are authorized by the Node authorizer, not by this binding

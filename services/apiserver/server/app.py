@@ -192,6 +192,14 @@ class APIServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _issuer_discovery(self, path: str) -> Response:
+        from ..auth import oidc
+        verifier = self.security.authn.service_accounts
+        if verifier is None:
+            raise errors.route_not_found()
+        doc = oidc.jwks(verifier.keys) if path == oidc.JWKS_PATH else oidc.openid_configuration(verifier.issuers[0], verifier.keys)
+        return Response(json.dumps(doc), media_type="application/json" if path == oidc.CONFIG_PATH else "application/jwk-set+json")
+
     def is_namespaced(self, group: str, resource: str) -> bool:
         st = self.registry.stores.get((group, resource))
         return bool(st and st.strategy.namespaced)
@@ -205,6 +213,8 @@ class APIServer:
             return await self.health(path)
         if path == "/version":
             return codec.respond(VERSION)
+        if path in ("/.well-known/openid-configuration", "/openid/v1/jwks"):  # ServiceAccount issuer discovery
+            return self._issuer_discovery(path)
         if path == "/metrics":
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
         if path.startswith("/openapi/v3"):

@@ -135,3 +135,23 @@ def test_tokenreview(secure: SecureCluster) -> None:
     assert r.status_code == 403
     assert r.json()["message"] == ('tokenreviews.authentication.k8s.io is forbidden: User "alice" cannot create resource '
                                    '"tokenreviews" in API group "authentication.k8s.io" at the cluster scope')
+
+
+def test_serviceaccount_issuer_discovery_verifies_tokens(secure: SecureCluster) -> None:
+    """An outside party verifies a ServiceAccount token with nothing but the OIDC documents."""
+    from cryptography.hazmat.primitives.asymmetric import ec as ec_
+
+    from kubeling.services.apiserver.auth.jwt import verify, unb64url
+    admin = secure.kubeconfig("admin", token="admin-token")
+    secure.kubectl(admin, "create", "serviceaccount", "oidc", check=True)
+    token = _sa_token(secure, "oidc")
+    assert secure.client().get("/.well-known/openid-configuration").status_code == 401
+    assert secure.client("alice-token").get("/openid/v1/jwks").status_code == 403  # only ServiceAccounts may look
+    conf = secure.client(token).get("/.well-known/openid-configuration").json()
+    assert conf["issuer"] == "https://kubernetes.default.svc.cluster.local"
+    assert conf["jwks_uri"] == "https://kubernetes.default.svc.cluster.local/openid/v1/jwks"
+    (key,) = secure.client(token).get("/openid/v1/jwks").json()["keys"]
+    assert (key["kty"], key["alg"], key["crv"]) == ("EC", "ES256", "P-256")
+    pub = ec_.EllipticCurvePublicNumbers(int.from_bytes(unb64url(key["x"]), "big"), int.from_bytes(unb64url(key["y"]), "big"),
+                                         ec_.SECP256R1()).public_key()
+    assert verify(token, [pub])["sub"] == "system:serviceaccount:default:oidc"
