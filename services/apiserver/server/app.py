@@ -108,6 +108,8 @@ class APIServer:
             from ..auth import policy
             await policy.ensure(self.registry)
         await self.security.authz.start()
+        if self.security.authn.service_accounts is not None:  # token checks read accounts from the watch cache
+            await self.registry.get("", "v1", "serviceaccounts").cache.ensure_started()  # type: ignore[union-attr]
         svc = self.registry.get("", "v1", "services")
         first_ip = str(next(svc.strategy.ip_net.hosts()))
         try:
