@@ -17,9 +17,13 @@ from tests.support.procs import ProcGroup
 
 from .conftest import SecureCluster, start_secure_apiserver
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ImportError:  # the `test` extra installs it: missing under CI is a failure
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("hypothesis is not installed (pip install -e .[test])", allow_module_level=True)
 
 RESOURCES = ["pods", "services", "configmaps", "secrets", "serviceaccounts", "namespaces", "nodes", "events",
              "resourcequotas", "endpoints"]
