@@ -175,3 +175,21 @@ def test_impersonation_headers() -> None:
     assert e.value.code == 403 and e.value.message.startswith('users "root" is forbidden: User "alice" cannot impersonate')
     with pytest.raises(StatusError):
         impersonate(ALICE, Headers({"impersonate-group": "system:masters"}), allow)
+
+
+def test_authenticator_anonymous_and_wrong_credentials() -> None:
+    from kubeling.services.apiserver.api.errors import StatusError
+    from kubeling.services.apiserver.auth.authn import Authenticator, is_public
+    tokens = {"t": UserInfo("bob", "1", ("system:authenticated",))}
+    strict, lenient, open_ = Authenticator(tokens=tokens, anonymous=False), Authenticator(tokens=tokens, anonymous=True), Authenticator()
+    assert asyncio.run(strict.authenticate("Bearer t", None)).name == "bob"
+    for auth in (strict, lenient):
+        with pytest.raises(StatusError) as e:  # a wrong credential is a 401 even where anonymous is allowed
+            asyncio.run(auth.authenticate("Bearer wrong", None))
+        assert e.value.code == 401
+    with pytest.raises(StatusError):
+        asyncio.run(strict.authenticate(None, None))
+    assert asyncio.run(lenient.authenticate(None, None)).name == "system:anonymous"
+    assert asyncio.run(open_.authenticate("Bearer anything", None)).groups == ("system:unauthenticated",)
+    assert all(is_public(p) for p in ("/healthz", "/livez/", "/readyz/etcd", "/version"))
+    assert not any(is_public(p) for p in ("/healthzz", "/api", "/versions", "/metrics"))
