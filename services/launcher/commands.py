@@ -73,17 +73,19 @@ def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
     """Start everything in dependency order and wait until it serves. True when all is up.
 
     The apiservers start together with the store members (they wait for the store themselves),
-    so their start-up overlaps the store's first election; the agents start once the API serves."""
+    so their start-up overlaps the store's first election; the API clients (scheduler,
+    controller-manager, node agents) start once the store has a leader, so their imports overlap
+    the apiserver's start-up (they retry until it serves, as against any restarting apiserver)."""
     cdir.kubeconfig.write_text(kubeconfig_yaml(plan))
+    if CONTROL_PLANE_NODE in plan.node_ips:
+        write_manifests(cdir, plan)
     for comp in plan.of_kind("etcd") + plan.of_kind("apiserver"):
         procs.start(cdir, comp)
     ok = all(_wait(lambda c=c: _healthy(c.health_url), timeout, f"{c.name} healthy") for c in plan.of_kind("etcd"))
-    ok = ok and _wait(lambda: _api_serving(plan), timeout, "the API serving")
-    if CONTROL_PLANE_NODE in plan.node_ips:
-        write_manifests(cdir, plan)
     for kind in ("scheduler", "controller-manager", "node"):
         for comp in plan.of_kind(kind):
             procs.start(cdir, comp)
+    ok = ok and _wait(lambda: _api_serving(plan), timeout, "the API serving")
     if ok and plan.node_ips:
         ok = _wait(lambda: _nodes_ready(plan), timeout, "every node Ready")
     return ok
