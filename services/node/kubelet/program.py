@@ -5,7 +5,7 @@ interpreter understands the programs that matter in practice and does what they 
 simulated but observable form:
 
 - `sh -c '<script>'` (also bash/ash): `;`, `&&`, `||`, newlines, `while true|:; do ...; done`,
-  `for x in a b; do ...; done`, `$VAR`/`${VAR}`, `$(hostname)`, `$(date)`; without `-c` a shell
+  `for x in a b; do ...; done`, `$VAR`/`${VAR}`, `$?`, `$(hostname)`, `$(date)`; without `-c` a shell
   has no input and exits 0 at once (why `kubectl run b --image=busybox` completes and restarts);
 - `sleep N|infinity`, `echo ...`, `exit N`, `true`, `false`, `date`, `hostname`, `env`,
   `printenv`, `tail -f ...` (forever), `wget`/`curl URL` (a real HTTP GET over loopback), `ls`,
