@@ -19,7 +19,9 @@ Differences from kubeadm, each for a reason:
 - the etcd pod sets ETCDCTL_ENDPOINTS to its member's client URL: on one host the members
   cannot all listen on 127.0.0.1:2379, which is what makes a kubeadm etcd pod's `etcdctl`
   reach its own member;
-- the probes' scheme is the one the launcher checks the component's health with.
+- the probes' scheme is the one the launcher checks the component's health with;
+- KUBELING_LOG_FILE names the component's log file, which the container follows as its own
+  output, so `kubectl logs` on a control-plane pod shows the component's log.
 """
 from __future__ import annotations
 
@@ -83,11 +85,13 @@ def static_pod(comp: Component, plan: Plan, cdir: ClusterDir) -> dict[str, Any]:
         "readinessProbe": _probe(scheme, host, port, READY_PATH[comp.kind], 1, 3),
         "startupProbe": _probe(scheme, host, port, live_path, 10, 24),
     }
+    # the container's log is the real process's output (program.py's `_component` follows it)
+    container["env"] = [{"name": "KUBELING_LOG_FILE", "value": str(cdir.log_path(comp.name))}]
     annotations: dict[str, str] = {}
     volumes: list[dict[str, Any]] = []
     if comp.kind == "etcd":
         url = f"{health.scheme or 'http'}://{host}:{port}"
-        container["env"] = [{"name": "ETCDCTL_API", "value": "3"}, {"name": "ETCDCTL_ENDPOINTS", "value": url}]
+        container["env"] += [{"name": "ETCDCTL_API", "value": "3"}, {"name": "ETCDCTL_ENDPOINTS", "value": url}]
         annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"] = url
         data = str(cdir.data_dir(comp.name))
         container["volumeMounts"] = [{"name": "etcd-data", "mountPath": data}]

@@ -675,14 +675,52 @@ async def _component(p: Process, argv: list[str]) -> int:
 
     `kubeling up` runs the real component as a host process; this container stands for it, as a
     hostNetwork pod shares the host's network. Its probes reach the real process, so the pod's
-    readiness and restarts follow the component's health. It runs until stopped, exiting 0 on
-    SIGTERM like the real binaries."""
+    readiness and restarts follow the component's health. Its log is the real process's output:
+    the file named by KUBELING_LOG_FILE (set in the launcher's manifests), followed from its last
+    64 KiB, so `kubectl logs -n kube-system kube-apiserver-0-controlplane` shows the apiserver's
+    log as on a kubeadm cluster. It runs until stopped, exiting 0 on SIGTERM like the binaries."""
     name = _base(argv[0])
-    p.out(f"{name}: this container stands for the {name} process that kubeling runs on the node "
-          f"(hostNetwork); its own log: `kubeling logs <component>`")
-    await p.terminating.wait()
-    p.out(f"{name}: received SIGTERM, shutting down")
+    path = p.ctx.env.get("KUBELING_LOG_FILE", "")
+    if not path:
+        p.out(f"{name}: this container stands for the {name} process that kubeling runs on the node "
+              "(hostNetwork)")
+        await p.terminating.wait()
+        return 0
+    follow = asyncio.create_task(_follow_file(p, path))
+    try:
+        await p.terminating.wait()
+    finally:
+        follow.cancel()
     return 0
+
+
+async def _follow_file(p: Process, path: str, tail_bytes: int = 64 * 1024, period: float = 0.5) -> None:
+    """Emit the lines of a growing file (like `tail -F`): the last `tail_bytes` first, then what
+    is appended, polled every `period` seconds; a truncated or replaced file is read anew."""
+    import os
+    pos, inode, partial = -1, -1, b""
+    while True:
+        try:
+            st = os.stat(path)
+            if st.st_ino != inode or st.st_size < pos:
+                first = pos < 0
+                inode, partial = st.st_ino, b""
+                pos = max(0, st.st_size - tail_bytes) if first else 0
+                if first and pos:  # start at a line boundary
+                    with open(path, "rb") as f:
+                        f.seek(pos)
+                        pos += len(f.readline())
+            if st.st_size > pos:
+                with open(path, "rb") as f:
+                    f.seek(pos)
+                    data = f.read(st.st_size - pos)
+                pos += len(data)
+                *lines, partial = (partial + data).split(b"\n")
+                for line in lines:
+                    p.out(line.decode(errors="replace"))
+        except OSError:
+            pass  # not written yet: the component has not started
+        await asyncio.sleep(period)
 
 
 async def _etcdctl(p: Process, argv: list[str]) -> int:

@@ -94,6 +94,9 @@ def test_control_plane_pods_as_kubeadm_shows_them(cluster):
     node = json.loads(kubectl(env, "get", "node", NODE, "-o", "json").stdout)
     assert "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]
     assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in node["spec"]["taints"]
+    # `kubectl logs` on a control-plane pod is the component's own log
+    logs = kubectl(env, "logs", "-n", "kube-system", f"etcd-0-{NODE}")
+    assert "etcd member started" in logs.stdout, logs.stdout[-2000:] + logs.stderr
     roles = kubectl(env, "get", "nodes").stdout
     assert any(line.split()[:3] == [NODE, "Ready", "control-plane"] for line in roles.splitlines()), roles
 

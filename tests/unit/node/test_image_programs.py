@@ -51,3 +51,31 @@ def test_a_control_plane_binary_runs_until_sigterm_and_exits_zero():
         assert not task.done()
         return p.sigterm(), await task
     assert asyncio.run(go()) == ("exit", 0)
+
+
+def test_a_control_plane_container_logs_its_process_log_file(tmp_path):
+    """KUBELING_LOG_FILE: the container's output is the real process's log, followed as it grows."""
+    log = tmp_path / "etcd-0.log"
+    log.write_text("started\n")
+
+    async def go() -> list[str]:
+        out: list[str] = []
+        p = Process(["etcd", "--name", "etcd-0"], ctx(ETCD, out, {"KUBELING_LOG_FILE": str(log)}))
+        task = asyncio.create_task(p.run())
+
+        async def until(lines: list[str]) -> None:
+            deadline = asyncio.get_running_loop().time() + 10
+            while out != lines:
+                assert asyncio.get_running_loop().time() < deadline, out
+                await asyncio.sleep(0.05)
+        await until(["started"])
+        with log.open("a") as f:
+            f.write("elected leader\nhalf a li")
+        await until(["started", "elected leader"])
+        with log.open("a") as f:
+            f.write("ne\n")
+        await until(["started", "elected leader", "half a line"])
+        p.sigterm()
+        assert await task == 0
+        return out
+    assert asyncio.run(go()) == ["started", "elected leader", "half a line"]
