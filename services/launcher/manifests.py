@@ -69,7 +69,7 @@ def _probe(scheme: str, host: str, port: int, path: str, period: int, failures: 
             "periodSeconds": period, "failureThreshold": failures, "timeoutSeconds": 15}
 
 
-def static_pod(comp: Component, plan: Plan, cdir: ClusterDir) -> dict[str, Any]:
+def static_pod(comp: Component, cdir: ClusterDir) -> dict[str, Any]:
     """The static pod manifest of one control-plane component (a dict, ready for YAML)."""
     binary, cpu, live_path = BINARIES[comp.kind]
     health = urlsplit(comp.health_url)
@@ -128,7 +128,7 @@ def write_manifests(cdir: ClusterDir, plan: Plan) -> list[Path]:
         if comp.kind not in BINARIES or not comp.health_url:
             continue
         path = out / f"{comp.name}.yaml"
-        text = yaml.safe_dump(static_pod(comp, plan, cdir), sort_keys=False)
+        text = yaml.safe_dump(static_pod(comp, cdir), sort_keys=False)
         if not path.exists() or path.read_text() != text:
             tmp = path.with_suffix(".tmp")  # the agent reads *.yaml only: never a half-written file
             tmp.write_text(text)
