@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, unquote
@@ -27,6 +28,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     peer: tuple[str, int] | None = None
+    peer_cert: bytes | None = None  # DER of the client certificate the TLS handshake verified, if any
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         v = self.query.get(name)
@@ -95,15 +97,16 @@ async def _write_response(writer: asyncio.StreamWriter, resp: Response, head_onl
 class HTTPServer:
     """Serve `handler` on host:port until `close()`."""
 
-    def __init__(self, handler: Handler, host: str, port: int) -> None:
+    def __init__(self, handler: Handler, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
+        self.tls = tls  # serve HTTPS (the kubelet API with --tls-cert-file)
         self.host = host
         self.port = port
         self._server: asyncio.AbstractServer | None = None
         self._conns: set[asyncio.Task[None]] = set()
 
     async def start(self) -> "HTTPServer":
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -116,6 +119,8 @@ class HTTPServer:
             if req is None:
                 return
             req.peer = writer.get_extra_info("peername")
+            tls_obj = writer.get_extra_info("ssl_object")
+            req.peer_cert = tls_obj.getpeercert(binary_form=True) if tls_obj is not None else None
             try:
                 resp = await self.handler(req)
             except Exception:

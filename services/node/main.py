@@ -26,9 +26,10 @@ from kubeling.shared.health import health_routes
 from kubeling.shared.httpserver import HTTPServer
 from kubeling.shared.informer import Informer
 
+from .kubelet import auth as kubelet_auth
 from .kubelet.kubelet import Kubelet
 from .kubelet.nodestatus import NodeStatusManager
-from .kubelet.server import kubelet_api
+from .kubelet.server import health_api, kubelet_api
 from .kubelet.static import StaticPods
 from .dns import ClusterDNS
 from .metrics import registry as metrics_registry
@@ -81,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--node-labels", type=parse_labels, default={}, help="k=v,k2=v2 added to the Node at registration")
     p.add_argument("--register-with-taints", type=parse_taints, default=[], help="key=value:Effect,...")
     p.add_argument("--kubelet-port", "--port", dest="kubelet_port", type=int, default=10250,
-                   help="kubelet API port (logs, health, metrics); plain HTTP")
+                   help="kubelet API port (logs, exec, health, metrics); HTTPS with --tls-cert-file, else plain HTTP")
     p.add_argument("--pod-cidr", help="pod IP range when the Node has no spec.podCIDR")
     p.add_argument("--pod-manifest-path", help="directory of static pod manifests (kubeadm's /etc/kubernetes/manifests)")
     p.add_argument("--file-check-frequency", type=duration, default=2.0, help="time between reads of --pod-manifest-path, e.g. 20s")
@@ -100,6 +101,7 @@ def parser() -> argparse.ArgumentParser:
                         "InternalIP, this node's podCIDR and --service-cluster-ip-range to lo (needs NET_ADMIN; see routes.py)")
     p.add_argument("--service-cluster-ip-range", default="", help="with --host-gw: the Service range, routed to lo")
     p.add_argument("--log-level", default="info")
+    kubelet_auth.add_flags(p)
     return p
 
 
@@ -206,9 +208,15 @@ async def run(args: argparse.Namespace) -> int:
     kubelet.runtime.cluster_domain = args.cluster_domain
     routes = health_routes(lambda: nsm.registered.is_set() and kubelet.ready() and (proxier is None or proxier.ready()),
                            metrics_registry(args.node_name, kubelet, proxier))
-    server = await HTTPServer(kubelet_api(kubelet, routes, proxier), args.node_ip, args.kubelet_port).start()
+    guard, tls = kubelet_auth.from_flags(args, client)
+    api = kubelet_api(kubelet, routes, proxier)
+    server = await HTTPServer(guard.wrap(api) if guard else api, args.node_ip, args.kubelet_port, tls=tls).start()
     nsm.kubelet_port = server.port
-    log.info("kubelet API listening", extra={"address": f"{args.node_ip}:{server.port}"})
+    log.info("kubelet API listening", extra={"address": f"{'https' if tls else 'http'}://{args.node_ip}:{server.port}",
+                                             "authorization": args.authorization_mode, "anonymous": args.anonymous_auth})
+    healthz = None
+    if args.healthz_port:
+        healthz = await HTTPServer(health_api(routes), args.healthz_bind_address or args.node_ip, args.healthz_port).start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -267,11 +275,15 @@ async def run(args: argparse.Namespace) -> int:
     await kubelet.shutdown()
     await recorder.flush()
     await server.close()
+    if healthz:
+        await healthz.close()
     await clients.aclose()
     return rc
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    kubelet_auth.check_flags(p, args)
     klog.setup(f"node/{args.node_name}", args.log_level)
     return asyncio.run(run(args), debug=False)

@@ -88,3 +88,16 @@ async def container_logs(kubelet: Kubelet, req: Request, ns: str, pod: str, cont
             sent += len(chunk)
             yield chunk
     return Response(200, stream=stream())
+
+
+def health_api(routes: Callable[[Request], Response | None]) -> Callable[[Request], object]:
+    """The kubelet's `--healthz-port` listener: /healthz, /livez and /readyz only, plain HTTP and
+    unauthenticated (upstream's 10248), so a health checker needs no credential once the kubelet
+    API itself requires one."""
+    async def handle(req: Request) -> Response:
+        if req.path in ("/healthz", "/livez", "/readyz"):
+            resp = routes(req)
+            if resp is not None:
+                return resp
+        return text("404 page not found\n", 404)
+    return handle

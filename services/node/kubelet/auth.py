@@ -1,0 +1,220 @@
+"""The kubelet API's authentication and authorization, as upstream's kubelet does them.
+
+Anyone who can reach a node agent's port could otherwise read every pod's logs and exec into
+every container, so a secured kubelet (kubeadm's KubeletConfiguration) checks every request:
+
+- **authentication**: X.509 client certificates signed by `--client-ca-file` (CN = user, each
+  O = a group; the TLS handshake verifies them, so a certificate from another CA never gets a
+  response); a request without one is `system:anonymous` when `--anonymous-auth=true` (the
+  flag's default), else `401 Unauthorized`;
+- **authorization**: `--authorization-mode=AlwaysAllow` (the flag's default) or `Webhook`,
+  which asks the apiserver with a SubjectAccessReview whether the user may act on this Node's
+  subresource (`nodes/proxy` for most paths, `nodes/log`, `nodes/stats`, `nodes/metrics`,
+  `nodes/checkpoint`), and caches answers (allowed 5m, denied 30s by default) so an exec
+  session or a log tail does not cost an apiserver round trip per request.
+
+The refusals are upstream's plain-text bodies: `Unauthorized`, `Forbidden (user=..., verb=...,
+resource=..., subresource=...)` and, when the apiserver cannot answer, a 500 `Authorization
+error (...)`.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubeling.shared.httpserver import Request, Response, text
+from kubeling.shared.pki import subject_of
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "system:anonymous"
+UNAUTHENTICATED = "system:unauthenticated"
+AUTHENTICATED = "system:authenticated"
+SAR_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+MODES = ("AlwaysAllow", "Webhook")
+
+# upstream's kubelet server paths that get their own subresource (pkg/kubelet/server/auth.go)
+_SUBRESOURCE_PATHS = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"), ("/checkpoint", "checkpoint"))
+_VERBS = {"POST": "create", "GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What a request asks of the Node: the SubjectAccessReview's resourceAttributes."""
+
+    user: User
+    verb: str
+    name: str  # the node's name
+    subresource: str
+    resource: str = "nodes"
+
+    def describe(self) -> str:
+        return f"user={self.user.name}, verb={self.verb}, resource={self.resource}, subresource={self.subresource}"
+
+
+def _is_subpath(path: str, prefix: str) -> bool:
+    return path == prefix or (path.startswith(prefix) and path[len(prefix)] == "/")
+
+
+def request_attributes(user: User, method: str, path: str, node_name: str) -> Attributes:
+    """Upstream's mapping: the HTTP method is the verb (an unknown method gets none, so only a
+    `*` rule allows it); the path picks the subresource, `proxy` unless it is a stats, metrics,
+    node-log or checkpoint path. Pod logs and exec (`/containerLogs`, `/exec`, `/run`,
+    `/attach`, `/portForward`) are `nodes/proxy`, as is a WebSocket exec's GET."""
+    sub = next((s for prefix, s in _SUBRESOURCE_PATHS if _is_subpath(path, prefix)), "proxy")
+    return Attributes(user, _VERBS.get(method.upper(), ""), node_name, sub)
+
+
+def user_from_certificate(der: bytes) -> User | None:
+    """CommonNameUserConversion: CN is the user, each O a group; no CN, no user."""
+    cn, orgs = subject_of(der)
+    return User(cn, (*orgs, AUTHENTICATED)) if cn else None
+
+
+class Review(Protocol):
+    async def __call__(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class AuthorizationError(Exception):
+    """The authorizer could not decide (the apiserver did not answer); never cached."""
+
+
+class WebhookAuthorizer:
+    """Asks the apiserver (as this node) with a SubjectAccessReview and caches the answer per
+    attributes, upstream's `--authorization-webhook-cache-authorized-ttl` (5m) and
+    `--authorization-webhook-cache-unauthorized-ttl` (30s)."""
+
+    def __init__(self, review: Review, authorized_ttl: float = 300.0, unauthorized_ttl: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.review = review
+        self.authorized_ttl, self.unauthorized_ttl = authorized_ttl, unauthorized_ttl
+        self.clock = clock
+        self._cache: dict[Attributes, tuple[bool, float]] = {}
+
+    async def authorize(self, attrs: Attributes) -> bool:
+        now = self.clock()
+        hit = self._cache.get(attrs)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "spec": {"user": attrs.user.name, "groups": list(attrs.user.groups),
+                         "resourceAttributes": {"verb": attrs.verb, "group": "", "version": "v1", "resource": attrs.resource,
+                                                "subresource": attrs.subresource, "name": attrs.name}}}
+        try:
+            out = await self.review(body)
+        except Exception as e:  # the apiserver is down or refused the review: no decision
+            raise AuthorizationError(str(e)) from e
+        allowed = bool((out.get("status") or {}).get("allowed"))
+        ttl = self.authorized_ttl if allowed else self.unauthorized_ttl
+        if len(self._cache) > 10_000:  # bounded, as upstream's LRU: drop what has expired
+            self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
+        if ttl > 0:
+            self._cache[attrs] = (allowed, now + ttl)
+        return allowed
+
+
+class AlwaysAllow:
+    async def authorize(self, attrs: Attributes) -> bool:
+        return True
+
+
+@dataclass
+class KubeletAuth:
+    """The filter in front of every kubelet API handler."""
+
+    node_name: str
+    authorizer: WebhookAuthorizer | AlwaysAllow
+    anonymous: bool = True
+    client_certificates: bool = False
+
+    def authenticate(self, req: Request) -> User | None:
+        if self.client_certificates and req.peer_cert:
+            user = user_from_certificate(req.peer_cert)
+            if user is not None:
+                return user
+        return User(ANONYMOUS, (UNAUTHENTICATED,)) if self.anonymous else None
+
+    def wrap(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def guarded(req: Request) -> Response:
+            user = self.authenticate(req)
+            if user is None:
+                return text("Unauthorized", 401)
+            attrs = request_attributes(user, req.method, req.path, self.node_name)
+            try:
+                allowed = await self.authorizer.authorize(attrs)
+            except AuthorizationError as e:
+                log.error("Authorization error", extra={"user": user.name, "verb": attrs.verb,
+                                                        "subresource": attrs.subresource, "err": str(e)[:200]})
+                return text(f"Authorization error ({attrs.describe()})", 500)
+            if not allowed:
+                log.info("Forbidden", extra={"user": user.name, "verb": attrs.verb, "subresource": attrs.subresource})
+                return text(f"Forbidden ({attrs.describe()})", 403)
+            return await handler(req)
+        return guarded
+
+
+def serving_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
+    """The kubelet's TLS: its serving certificate; with a client CA, client certificates are
+    verified when given (upstream's VerifyClientCertIfGiven), so a certificate from another CA
+    fails the handshake while a request without one still reaches authentication."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_file, key_file)
+    if client_ca_file:
+        ctx.load_verify_locations(cafile=client_ca_file)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+def add_flags(p: Any) -> None:
+    """The kubelet's serving and auth flags (KubeletConfiguration's authentication/authorization)."""
+    p.add_argument("--tls-cert-file", help="serve the kubelet API over HTTPS with this certificate (PEM; SAN = the node's address)")
+    p.add_argument("--tls-private-key-file", help="the private key of --tls-cert-file")
+    p.add_argument("--client-ca-file", help="with TLS: client certificates signed by this CA authenticate as CN (user) and O (groups)")
+    p.add_argument("--anonymous-auth", choices=("true", "false"), default="true",
+                   help="serve requests without a client certificate as system:anonymous (default true; kubeadm sets false)")
+    p.add_argument("--authorization-mode", choices=MODES, default="AlwaysAllow",
+                   help="AlwaysAllow, or Webhook: ask the apiserver with a SubjectAccessReview (nodes/proxy, nodes/log, "
+                        "nodes/stats, nodes/metrics) (default AlwaysAllow; kubeadm sets Webhook)")
+    p.add_argument("--authorization-webhook-cache-authorized-ttl", type=float, default=300.0,
+                   help="seconds to cache an 'allowed' webhook answer (default 300)")
+    p.add_argument("--authorization-webhook-cache-unauthorized-ttl", type=float, default=30.0,
+                   help="seconds to cache a 'denied' webhook answer (default 30)")
+    p.add_argument("--healthz-port", type=int, default=0,
+                   help="also serve /healthz, /livez and /readyz over plain HTTP, unauthenticated, on this port "
+                        "(upstream's 10248); 0 disables it (default 0)")
+    p.add_argument("--healthz-bind-address", help="address of --healthz-port (default: --node-ip)")
+
+
+def check_flags(p: Any, args: Any) -> None:
+    """Flag combinations that cannot work, refused at start as upstream's validation does."""
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
+    if args.client_ca_file and not args.tls_cert_file:
+        p.error("--client-ca-file needs TLS (--tls-cert-file and --tls-private-key-file)")
+
+
+def from_flags(args: Any, client: Any) -> tuple[KubeletAuth | None, ssl.SSLContext | None]:
+    """The filter and TLS context the flags ask for; (None, None) without any: plain HTTP, open."""
+    tls = serving_context(args.tls_cert_file, args.tls_private_key_file, args.client_ca_file) if args.tls_cert_file else None
+    if args.authorization_mode == "AlwaysAllow" and args.anonymous_auth == "true":
+        return None, tls
+
+    async def review(body: dict[str, Any]) -> dict[str, Any]:
+        return await client.request("POST", SAR_PATH, body=body)
+    authorizer: WebhookAuthorizer | AlwaysAllow = AlwaysAllow()
+    if args.authorization_mode == "Webhook":
+        authorizer = WebhookAuthorizer(review, args.authorization_webhook_cache_authorized_ttl,
+                                       args.authorization_webhook_cache_unauthorized_ttl)
+    return KubeletAuth(args.node_name, authorizer, anonymous=args.anonymous_auth == "true",
+                       client_certificates=bool(args.client_ca_file)), tls
