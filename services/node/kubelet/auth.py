@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubeling.shared.httpserver import Request, Response, text
-from kubeling.shared.pki import subject_of
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +76,7 @@ def request_attributes(user: User, method: str, path: str, node_name: str) -> At
 
 def user_from_certificate(der: bytes) -> User | None:
     """CommonNameUserConversion: CN is the user, each O a group; no CN, no user."""
+    from kubeling.shared.pki import subject_of  # `cryptography` (~8 MB) only for agents serving TLS
     cn, orgs = subject_of(der)
     return User(cn, (*orgs, AUTHENTICATED)) if cn else None
 
