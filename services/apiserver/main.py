@@ -57,6 +57,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="with TLS: client certificates signed by this CA authenticate as CN (user) and O (groups)")
     p.add_argument("--tls-cert-file", default=None, help="serve HTTPS with this certificate (PEM; chain after the leaf)")
     p.add_argument("--tls-private-key-file", default=None, help="the private key of --tls-cert-file")
+    p.add_argument("--kubelet-client-certificate", default=None,
+                   help="client certificate presented to kubelets (logs, exec, nodes/proxy); kubelets are then reached over HTTPS")
+    p.add_argument("--kubelet-client-key", default=None, help="the private key of --kubelet-client-certificate")
+    p.add_argument("--kubelet-certificate-authority", default=None,
+                   help="CA that kubelets' serving certificates must chain to (without it they are not verified, as upstream)")
     p.add_argument("--encryption-provider-config", default=None,
                    help="EncryptionConfiguration YAML: resources (e.g. secrets) encrypted at rest with aescbc or aesgcm")
     p.add_argument("--enable-admission-plugins", default="",
@@ -78,6 +83,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--tls-cert-file and --tls-private-key-file go together")
     if args.client_ca_file and not args.tls_cert_file:
         p.error("--client-ca-file needs TLS (--tls-cert-file and --tls-private-key-file)")
+    if bool(args.kubelet_client_certificate) != bool(args.kubelet_client_key):
+        p.error("--kubelet-client-certificate and --kubelet-client-key go together")
     try:
         args.service_account_max_token_expiration = parse_duration(args.service_account_max_token_expiration)
     except ValueError:
@@ -148,9 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"kubeling apiserver: {e}", file=sys.stderr)
         return 2
+    kubelet_tls = None
+    if args.kubelet_client_certificate or args.kubelet_certificate_authority:
+        from .server.subresources import kubelet_client_context
+        try:
+            kubelet_tls = kubelet_client_context(args.kubelet_client_certificate, args.kubelet_client_key,
+                                                 args.kubelet_certificate_authority)
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            print(f"kubeling apiserver: kubelet client TLS files: {e}", file=sys.stderr)
+            return 2
     server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
                        f"{advertise}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval,
-                       tokens=tokens, store_tls=store_tls, security=security, transformer=transformer)
+                       tokens=tokens, store_tls=store_tls, security=security, transformer=transformer,
+                       kubelet_tls=kubelet_tls)
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
     if "NodeRestriction" in args.enable_admission_plugins:
         from .admission.noderestriction import NodeRestriction

@@ -79,7 +79,7 @@ def _lookup(registry: Registry):  # noqa: ANN202 - returns auth.serviceaccount.L
 class APIServer:
     def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0,
                  tokens: dict[str, User] | None = None, store_tls: StoreTLS | None = None,
-                 security: "SecurityConfig | None" = None, transformer: Any = None) -> None:
+                 security: "SecurityConfig | None" = None, transformer: Any = None, kubelet_tls: Any = None) -> None:
         self.compaction_interval = compaction_interval
         self.client = EtcdClient(etcd_servers, tls=store_tls)
         self.client.transformer = transformer  # secrets encrypted at rest (storage/encryption.py)
@@ -91,6 +91,7 @@ class APIServer:
         self.security = (security or SecurityConfig(tokens=tokens)).build(self.registry)
         self.admission.authorizer = self.security.authz
         self.handlers = Handlers(self.registry)
+        self.handlers.kubelet_tls = kubelet_tls  # ssl.SSLContext: kubelets serve HTTPS (--kubelet-client-certificate)
         self.openapi = OpenAPI(self.registry)
         self.ready = False
 

@@ -51,15 +51,16 @@ def _kubelet_error(status: int, body: str) -> Response:
     return PlainTextResponse(body.strip() or f"the node agent answered {status}", status)
 
 
-async def _target(handlers: Any, ns: str, name: str, query: Any) -> tuple[str, str]:
-    """Validate the exec request; the node agent's exec URL (without scheme) and the container."""
+async def _target(handlers: Any, ns: str, name: str, query: Any, websocket: bool = False) -> tuple[str, str]:
+    """Validate the exec request; the node agent's exec URL (https/wss when kubelets serve TLS) and the container."""
     obj = await handlers.registry.get("", "v1", "pods").get(ns, name)
     if not query.getlist("command"):
         raise errors.bad_request("you must specify at least 1 command")
     cname = exec_container(obj, name, query.get("container"))
     host, port = await handlers._node_endpoint(obj["spec"]["nodeName"])
     params = [(k, v) for k in EXEC_PARAMS if k != "container" for v in query.getlist(k)]
-    return f"{host}:{port}/exec/{quote(ns)}/{quote(name)}/{quote(cname)}?{urlencode(params)}", cname
+    path = f"/exec/{quote(ns)}/{quote(name)}/{quote(cname)}?{urlencode(params)}"
+    return handlers._kubelet_url(host, port, path, websocket), cname
 
 
 async def preflight(handlers: Any, ns: str, name: str, query: Any) -> Response:
@@ -67,8 +68,8 @@ async def preflight(handlers: Any, ns: str, name: str, query: Any) -> Response:
     verdict (container not found, not running) when it has one, else the reason it needs WebSocket."""
     url, _ = await _target(handlers, ns, name, query)
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            r = await client.get(f"http://{url}")
+        async with handlers._kubelet_http(10) as client:
+            r = await client.get(url)
     except httpx.HTTPError as e:
         raise errors.StatusError(503, "ServiceUnavailable", f"cannot reach the node agent: {e}") from None
     if r.status_code in (404, 400) and "WebSocket upgrade" not in r.text:
@@ -94,7 +95,7 @@ async def websocket_endpoint(server: Any, ws: WebSocket) -> None:
         offered = [p for p in ws.scope.get("subprotocols") or [] if p in PROTOCOLS]
         if not offered:
             raise errors.bad_request(f"no supported streaming subprotocol; supported: {', '.join(PROTOCOLS)}")
-        url, _ = await _target(server.handlers, rp.namespace, rp.name, ws.query_params)
+        url, _ = await _target(server.handlers, rp.namespace, rp.name, ws.query_params, websocket=True)
     except errors.StatusError as e:
         await deny(e)
         return
@@ -102,8 +103,8 @@ async def websocket_endpoint(server: Any, ws: WebSocket) -> None:
         await deny(errors.unavailable(f"the store is unavailable: {e}"))
         return
     try:
-        upstream = await connect(f"ws://{url}", subprotocols=offered, ping_interval=None, max_size=None,
-                                 open_timeout=10)
+        upstream = await connect(url, subprotocols=offered, ping_interval=None, max_size=None,
+                                 open_timeout=10, ssl=server.handlers.kubelet_tls)
     except websockets.exceptions.InvalidStatus as e:
         await ws.send_denial_response(_kubelet_error(e.response.status_code, (e.response.body or b"").decode(errors="replace")))
         return

@@ -2,6 +2,7 @@
 agent's log endpoint (exec is relayed over WebSocket by exec.py; attach/port-forward answer with a Status)."""
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,8 +17,31 @@ from . import codec
 from .routes import ResourcePath
 
 
+def kubelet_client_context(cert_file: str | None, key_file: str | None, ca_file: str | None) -> ssl.SSLContext:
+    """How the apiserver reaches kubelets once they serve HTTPS: presenting
+    `--kubelet-client-certificate` (kubeadm's apiserver-kubelet-client) and verifying the kubelet's
+    serving certificate against `--kubelet-certificate-authority`; without that CA upstream does
+    not verify kubelet certificates (self-signed serving certificates), and neither does this."""
+    ctx = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    if not ca_file:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert_file:
+        ctx.load_cert_chain(cert_file, key_file or cert_file)
+    return ctx
+
+
 class SubresourceHandlers:
     registry: Any
+    kubelet_tls: ssl.SSLContext | None = None  # set: kubelets are reached over HTTPS with this context
+
+    def _kubelet_url(self, host: str, port: int, path: str, websocket: bool = False) -> str:
+        scheme = ("wss" if websocket else "https") if self.kubelet_tls else ("ws" if websocket else "http")
+        return f"{scheme}://{host}:{port}{path}"
+
+    def _kubelet_http(self, timeout: Any) -> Any:
+        import httpx
+        return httpx.AsyncClient(timeout=timeout, verify=self.kubelet_tls or False)
 
     async def _post_subresource(self, req: Request, store: Store, rp: ResourcePath, body: Any) -> Response:
         s = store.strategy
@@ -138,8 +162,8 @@ class SubresourceHandlers:
             raise errors.method_not_allowed("kubeling proxies only GET requests to node agents")
         host, port = await self._node_endpoint(rp.name or "")
         try:
-            async with httpx.AsyncClient(timeout=30) as client:
-                r = await client.get(f"http://{host}:{port}/{rp.rest}", params=dict(req.query_params))
+            async with self._kubelet_http(30) as client:
+                r = await client.get(self._kubelet_url(host, port, f"/{rp.rest}"), params=dict(req.query_params))
         except httpx.HTTPError as e:
             raise errors.StatusError(503, "ServiceUnavailable", f'cannot reach the node agent of node "{rp.name}": {e}') from None
         return Response(r.content, r.status_code, media_type=r.headers.get("content-type", "text/plain"))
@@ -148,8 +172,8 @@ class SubresourceHandlers:
         import httpx
         host, port = await self._node_endpoint(node_name)
         params = {k: q[k] for k in ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes") if q.get(k)}
-        url = f"http://{host}:{port}/containerLogs/{rp.namespace}/{rp.name}/{container}"
-        client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        url = self._kubelet_url(host, port, f"/containerLogs/{rp.namespace}/{rp.name}/{container}")
+        client = self._kubelet_http(httpx.Timeout(None, connect=5.0))
         try:
             upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
         except httpx.HTTPError as e:

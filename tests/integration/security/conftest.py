@@ -35,6 +35,7 @@ IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "node-b-token": ("system:node:node-b", ("system:nodes",)),
     "e2e-1-token": ("system:node:e2e-1", ("system:nodes",)),
     "e2e-2-token": ("system:node:e2e-2", ("system:nodes",)),
+    "kapi-1-token": ("system:node:kapi-1", ("system:nodes",)),
 }
 ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -68,11 +69,31 @@ class SecureCluster:
         (b / "encryption.yaml").write_text(
             "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n"
             f"  providers:\n  - aescbc:\n      keys:\n      - name: key1\n        secret: {ENCRYPTION_KEY}\n  - identity: {{}}\n")
-        return ["--tls-cert-file", str(b / "apiserver.crt"), "--tls-private-key-file", str(b / "apiserver.key"),
+        self.apiserver_flags = ["--tls-cert-file", str(b / "apiserver.crt"), "--tls-private-key-file", str(b / "apiserver.key"),
                 "--client-ca-file", str(self.ca_path), "--token-auth-file", str(b / "tokens.csv"),
                 "--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction",
                 "--service-account-key-file", str(b / "sa.pub"), "--service-account-signing-key-file", str(self.sa_key),
                 "--encryption-provider-config", str(b / "encryption.yaml")]
+        return self.apiserver_flags
+
+    def kubelet_client_flags(self) -> list[str]:
+        """kubeadm's apiserver -> kubelet credentials: the `apiserver-kubelet-client` certificate
+        (CN kube-apiserver-kubelet-client, in system:masters) and the CA of kubelets' serving certificates."""
+        b = self.base
+        if not (b / "apiserver-kubelet-client.crt").exists():
+            self.ca.issue("kube-apiserver-kubelet-client", orgs=("system:masters",), client=True).write(b, "apiserver-kubelet-client")
+        return ["--kubelet-client-certificate", str(b / "apiserver-kubelet-client.crt"),
+                "--kubelet-client-key", str(b / "apiserver-kubelet-client.key"),
+                "--kubelet-certificate-authority", str(self.ca_path)]
+
+    def kubelet_serving_flags(self, node: str, ip: str) -> list[str]:
+        """A node agent's kubelet API secured as kubeadm configures it: HTTPS with a serving
+        certificate for its address, client certificates from the cluster CA, no anonymous
+        requests, Webhook authorization."""
+        self.ca.issue(f"system:node:{node}", orgs=("system:nodes",), hosts=(ip,), server=True).write(self.base, f"kubelet-{node}")
+        return ["--tls-cert-file", str(self.base / f"kubelet-{node}.crt"),
+                "--tls-private-key-file", str(self.base / f"kubelet-{node}.key"),
+                "--client-ca-file", str(self.ca_path), "--anonymous-auth=false", "--authorization-mode=Webhook"]
 
     # --- clients --------------------------------------------------------------------------------
     def client(self, token: str | None = None, cert: tuple[str, str] | None = None) -> httpx.Client:
@@ -87,14 +108,14 @@ class SecureCluster:
         return ctx
 
     def kubeconfig(self, name: str, token: str | None = None, cert_pem: bytes | None = None,
-                   key_pem: bytes | None = None) -> Path:
+                   key_pem: bytes | None = None, server: str | None = None) -> Path:
         """A kubeconfig with inline credentials (certificate-authority-data, token or client-certificate-data)."""
         user: dict[str, str] = {"token": token} if token else {}
         if cert_pem and key_pem:
             user = {"client-certificate-data": base64.b64encode(cert_pem).decode(),
                     "client-key-data": base64.b64encode(key_pem).decode()}
         doc = {"apiVersion": "v1", "kind": "Config",
-               "clusters": [{"name": "k", "cluster": {"server": self.url,
+               "clusters": [{"name": "k", "cluster": {"server": server or self.url,
                                                      "certificate-authority-data": base64.b64encode(self.ca.cert_pem).decode()}}],
                "users": [{"name": name, "user": user}],
                "contexts": [{"name": "k", "context": {"cluster": "k", "user": name, "namespace": "default"}}],
@@ -132,6 +153,24 @@ def start_secure_apiserver(c: SecureCluster, extra: list[str] | None = None) -> 
             raise RuntimeError("apiserver exited:\n" + c.api.log_tail())
         return httpx.get(c.url + "/readyz", verify=c.tls, timeout=2).status_code == 200
     wait_until(ready, timeout=60, what="secure apiserver /readyz")
+
+
+def start_another_apiserver(c: SecureCluster, extra: list[str]) -> tuple[Proc, str]:
+    """A second apiserver on the same store with the same credentials plus `extra` flags (several
+    apiservers may serve one store), so a test can change the apiserver without touching the
+    package's; returns it and its URL once it is ready."""
+    port = free_port()
+    url = f"https://127.0.0.1:{port}"
+    proc = c.group.start(f"apiserver-{port}", ["apiserver", f"--etcd-servers={c.store_url}", "--bind-address", "127.0.0.1",
+                                               "--secure-port", str(port), "--service-cluster-ip-range", "10.96.0.0/16",
+                                               *c.apiserver_flags, *extra])
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise RuntimeError("apiserver exited:\n" + proc.log_tail())
+        return httpx.get(url + "/readyz", verify=c.tls, timeout=2).status_code == 200
+    wait_until(ready, timeout=60, what="second secure apiserver /readyz")
+    return proc, url
 
 
 def _need(ok: bool, why: str) -> None:
