@@ -10,7 +10,11 @@
   (system:kube-controller-manager), `kubelet-<node>.conf` (system:node:<node> in system:nodes);
   identities are bearer tokens from `pki/tokens.csv` (upstream's --token-auth-file format);
 - ServiceAccount tokens are signed with `pki/sa.key` and verified with `pki/sa.pub`;
-- Secrets are encrypted at rest with an aescbc key in `pki/encryption-config.yaml`.
+- Secrets are encrypted at rest with an aescbc key in `pki/encryption-config.yaml`;
+- the kubelet API is HTTPS with a serving certificate per node (`pki/kubelet-<node>-server.crt`,
+  SAN = the node's address), x509 client authentication and Webhook authorization; the apiserver
+  reaches it as `kube-apiserver-kubelet-client` (`pki/apiserver-kubelet-client.crt`), the
+  identity kubeadm gives it.
 Everything is made once and kept, so `kubeling up` again with the same name finds the same
 credentials and the data encrypted with the same key.
 """
@@ -30,6 +34,10 @@ from kubeling.shared.pki import CertificateAuthority
 
 ADMIN = "admin"
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
+KUBELET_CLIENT = "apiserver-kubelet-client"
+# kubeadm (before 1.29) put this certificate in system:masters; since then in kubeadm:cluster-admins,
+# a group its init binds to cluster-admin. kubeling's bootstrap policy binds system:masters.
+KUBELET_CLIENT_SUBJECT = ("kube-apiserver-kubelet-client", ("system:masters",))
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class ClusterCredentials:
             "etcd-server": dict(common_name="etcd-server", hosts=sans, server=True),
             "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
             "healthcheck-client": dict(common_name="kube-etcd-healthcheck-client", client=True),
+            KUBELET_CLIENT: dict(common_name=KUBELET_CLIENT_SUBJECT[0], orgs=KUBELET_CLIENT_SUBJECT[1], client=True),
         }
         for stem, spec in issue.items():
             if not self.cert(stem).exists():
@@ -158,9 +167,45 @@ class ClusterCredentials:
             "--etcd-keyfile", str(self.key("apiserver-etcd-client")),
         ]
 
+    def kubelet_apiserver_args(self) -> list[str]:
+        """What the apiserver needs to reach secured kubelets: its client certificate and the CA
+        that signed their serving certificates (add to `apiserver_args()`)."""
+        return ["--kubelet-client-certificate", str(self.cert(KUBELET_CLIENT)),
+                "--kubelet-client-key", str(self.key(KUBELET_CLIENT)),
+                "--kubelet-certificate-authority", str(self.ca)]
+
+    def ensure_kubelet_serving(self, node: str, ip: str) -> tuple[Path, Path]:
+        """The node's kubelet serving certificate (CN system:node:<node>, SAN = its address and
+        name, as a kubelet's serverTLSBootstrap CSR asks), issued again when the address changed."""
+        stem = f"kubelet-{node}-server"
+        crt, key = self.cert(stem), self.key(stem)
+        if not crt.exists() or ip not in _san_addresses(crt.read_bytes()):
+            ca = CertificateAuthority.load(self.ca, self.key("ca"))
+            ca.issue(f"system:node:{node}", orgs=("system:nodes",), hosts=(ip, node), server=True).write(self.pki, stem)
+        return crt, key
+
+    def kubelet_args(self, node: str, ip: str, healthz_port: int = 0) -> list[str]:
+        """`kubeling node` flags for kubeadm's kubelet configuration: HTTPS with the node's serving
+        certificate, client certificates from the cluster CA, no anonymous requests, Webhook
+        authorization; `healthz_port` keeps an unauthenticated plain-HTTP /healthz for health checks."""
+        crt, key = self.ensure_kubelet_serving(node, ip)
+        args = ["--tls-cert-file", str(crt), "--tls-private-key-file", str(key), "--client-ca-file", str(self.ca),
+                "--anonymous-auth=false", "--authorization-mode=Webhook"]
+        return args + (["--healthz-port", str(healthz_port)] if healthz_port else [])
+
     def store_client(self) -> tuple[str, tuple[str, str]]:
         """(CA, (cert, key)) for the launcher's own store health checks."""
         return str(self.ca), (str(self.cert("healthcheck-client")), str(self.key("healthcheck-client")))
+
+
+def _san_addresses(pem: bytes) -> set[str]:
+    """The IP addresses and DNS names a certificate is valid for."""
+    from cryptography import x509
+    try:
+        san = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return set()
+    return {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
 
 
 def encryption_config_yaml(key_b64: str) -> str:
