@@ -88,7 +88,11 @@ class HollowNodes:
         return health_routes(self.ready)(req) or text("404 page not found\n", 404)
 
     async def run(self) -> None:
-        server = await HTTPServer(self.handle, self.args.node_ip, self.args.kubelet_port).start()
+        from .kubelet import auth as kubelet_auth
+        # one listener for all the hollow nodes: the Webhook authorizer names --node-name (the prefix)
+        guard, tls = kubelet_auth.from_flags(self.args, self.clients.pods)
+        server = await HTTPServer(guard.wrap(self.handle) if guard else self.handle, self.args.node_ip,
+                                  self.args.kubelet_port, tls=tls).start()
         for m in self.managers.values():
             m.kubelet_port = server.port
         log.info("hollow nodes starting", extra={"count": len(self.kubelets), "address": f"{self.args.node_ip}:{server.port}"})
