@@ -186,11 +186,11 @@ class ClusterCredentials:
 
     def kubelet_args(self, node: str, ip: str, healthz_port: int = 0) -> list[str]:
         """`kubeling node` flags for kubeadm's kubelet configuration: HTTPS with the node's serving
-        certificate, client certificates from the cluster CA, no anonymous requests, Webhook
-        authorization; `healthz_port` keeps an unauthenticated plain-HTTP /healthz for health checks."""
+        certificate, client certificates from the cluster CA, bearer tokens checked by TokenReview,
+        no anonymous requests, Webhook authorization; `healthz_port` keeps an unauthenticated plain-HTTP /healthz for health checks."""
         crt, key = self.ensure_kubelet_serving(node, ip)
         args = ["--tls-cert-file", str(crt), "--tls-private-key-file", str(key), "--client-ca-file", str(self.ca),
-                "--anonymous-auth=false", "--authorization-mode=Webhook"]
+                "--anonymous-auth=false", "--authentication-token-webhook", "--authorization-mode=Webhook"]
         return args + (["--healthz-port", str(healthz_port)] if healthz_port else [])
 
     def store_client(self) -> tuple[str, tuple[str, str]]:

@@ -5,8 +5,10 @@ every container, so a secured kubelet (kubeadm's KubeletConfiguration) checks ev
 
 - **authentication**: X.509 client certificates signed by `--client-ca-file` (CN = user, each
   O = a group; the TLS handshake verifies them, so a certificate from another CA never gets a
-  response); a request without one is `system:anonymous` when `--anonymous-auth=true` (the
-  flag's default), else `401 Unauthorized`;
+  response), then bearer tokens with `--authentication-token-webhook` (a TokenReview to the
+  apiserver, answers cached `--authentication-token-webhook-cache-ttl`, 2m); a request with
+  neither is `system:anonymous` when `--anonymous-auth=true` (the flag's default), else
+  `401 Unauthorized`, and so is a token the apiserver reports an error for;
 - **authorization**: `--authorization-mode=AlwaysAllow` (the flag's default) or `Webhook`,
   which asks the apiserver with a SubjectAccessReview whether the user may act on this Node's
   subresource (`nodes/proxy` for most paths, `nodes/log`, `nodes/stats`, `nodes/metrics`,
@@ -34,6 +36,7 @@ ANONYMOUS = "system:anonymous"
 UNAUTHENTICATED = "system:unauthenticated"
 AUTHENTICATED = "system:authenticated"
 SAR_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+TOKEN_REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
 MODES = ("AlwaysAllow", "Webhook")
 
 # upstream's kubelet server paths that get their own subresource (pkg/kubelet/server/auth.go)
@@ -123,6 +126,42 @@ class WebhookAuthorizer:
         return allowed
 
 
+class TokenRefused(Exception):
+    """The token is wrong (the review says why) or could not be checked: 401, never anonymous."""
+
+
+class WebhookTokenAuthenticator:
+    """Bearer tokens checked by the apiserver with a TokenReview (upstream's
+    `--authentication-token-webhook`), cached per token for `ttl` whatever the answer, as upstream;
+    the cache keys on a hash, so the process keeps no token it was shown."""
+
+    def __init__(self, review: Review, ttl: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.review, self.ttl, self.clock = review, ttl, clock
+        self._cache: dict[bytes, tuple[User | None, str, float]] = {}
+
+    async def authenticate(self, token: str) -> User | None:
+        """The token's user; None when the apiserver does not know it without saying why."""
+        import hashlib
+        key, now = hashlib.sha256(token.encode()).digest(), self.clock()
+        hit = self._cache.get(key)
+        if hit is None or hit[2] <= now:
+            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+            try:
+                status = (await self.review(body)).get("status") or {}
+            except Exception as e:  # the apiserver is unreachable: refuse, and ask again next time
+                raise TokenRefused(f"token review failed: {e}") from e
+            who = status.get("user") or {}
+            user = User(who.get("username") or "", tuple(who.get("groups") or ())) if status.get("authenticated") else None
+            hit = (user if user and user.name else None, "" if user else str(status.get("error") or ""), now + self.ttl)
+            if len(self._cache) > 10_000:
+                self._cache = {k: v for k, v in self._cache.items() if v[2] > now}
+            if self.ttl > 0:
+                self._cache[key] = hit
+        if hit[1]:
+            raise TokenRefused(hit[1])
+        return hit[0]
+
+
 class AlwaysAllow:
     async def authorize(self, attrs: Attributes) -> bool:
         return True
@@ -136,17 +175,28 @@ class KubeletAuth:
     authorizer: WebhookAuthorizer | AlwaysAllow
     anonymous: bool = True
     client_certificates: bool = False
+    tokens: WebhookTokenAuthenticator | None = None
 
-    def authenticate(self, req: Request) -> User | None:
+    async def authenticate(self, req: Request) -> User | None:
+        """Upstream's order: the client certificate, then the bearer token, then anonymous."""
         if self.client_certificates and req.peer_cert:
             user = user_from_certificate(req.peer_cert)
             if user is not None:
                 return user
+        auth = req.headers.get("authorization") or ""
+        if self.tokens is not None and auth[:7].lower() == "bearer " and auth[7:].strip():
+            try:
+                user = await self.tokens.authenticate(auth[7:].strip())
+            except TokenRefused as e:
+                log.info("Unable to authenticate the request", extra={"err": str(e)[:200]})
+                return None
+            if user is not None:
+                return User(user.name, tuple(dict.fromkeys((*user.groups, AUTHENTICATED))))
         return User(ANONYMOUS, (UNAUTHENTICATED,)) if self.anonymous else None
 
     def wrap(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(req: Request) -> Response:
-            user = self.authenticate(req)
+            user = await self.authenticate(req)
             if user is None:
                 return text("Unauthorized", 401)
             attrs = request_attributes(user, req.method, req.path, self.node_name)
@@ -183,6 +233,10 @@ def add_flags(p: Any) -> None:
     p.add_argument("--client-ca-file", help="with TLS: client certificates signed by this CA authenticate as CN (user) and O (groups)")
     p.add_argument("--anonymous-auth", choices=("true", "false"), default="true",
                    help="serve requests without a client certificate as system:anonymous (default true; kubeadm sets false)")
+    p.add_argument("--authentication-token-webhook", choices=("true", "false"), nargs="?", const="true", default="false",
+                   help="check bearer tokens with a TokenReview to the apiserver (default false; kubeadm sets true)")
+    p.add_argument("--authentication-token-webhook-cache-ttl", type=float, default=120.0,
+                   help="seconds to cache a TokenReview answer (default 120)")
     p.add_argument("--authorization-mode", choices=MODES, default="AlwaysAllow",
                    help="AlwaysAllow, or Webhook: ask the apiserver with a SubjectAccessReview (nodes/proxy, nodes/log, "
                         "nodes/stats, nodes/metrics) (default AlwaysAllow; kubeadm sets Webhook)")
@@ -208,13 +262,18 @@ def from_flags(args: Any, client: Any) -> tuple[KubeletAuth | None, ssl.SSLConte
     """The filter and TLS context the flags ask for; (None, None) without any: plain HTTP, open."""
     tls = serving_context(args.tls_cert_file, args.tls_private_key_file, args.client_ca_file) if args.tls_cert_file else None
     if args.authorization_mode == "AlwaysAllow" and args.anonymous_auth == "true":
-        return None, tls
+        return None, tls  # every request is allowed, whoever sends it: nothing to check
 
-    async def review(body: dict[str, Any]) -> dict[str, Any]:
-        return await client.request("POST", SAR_PATH, body=body)
+    def review(path: str) -> Review:
+        async def post(body: dict[str, Any]) -> dict[str, Any]:
+            return await client.request("POST", path, body=body)
+        return post
     authorizer: WebhookAuthorizer | AlwaysAllow = AlwaysAllow()
     if args.authorization_mode == "Webhook":
-        authorizer = WebhookAuthorizer(review, args.authorization_webhook_cache_authorized_ttl,
+        authorizer = WebhookAuthorizer(review(SAR_PATH), args.authorization_webhook_cache_authorized_ttl,
                                        args.authorization_webhook_cache_unauthorized_ttl)
+    tokens = None
+    if args.authentication_token_webhook == "true":
+        tokens = WebhookTokenAuthenticator(review(TOKEN_REVIEW_PATH), args.authentication_token_webhook_cache_ttl)
     return KubeletAuth(args.node_name, authorizer, anonymous=args.anonymous_auth == "true",
-                       client_certificates=bool(args.client_ca_file)), tls
+                       client_certificates=bool(args.client_ca_file), tokens=tokens), tls

@@ -88,12 +88,13 @@ class SecureCluster:
 
     def kubelet_serving_flags(self, node: str, ip: str) -> list[str]:
         """A node agent's kubelet API secured as kubeadm configures it: HTTPS with a serving
-        certificate for its address, client certificates from the cluster CA, no anonymous
-        requests, Webhook authorization."""
+        certificate for its address, client certificates from the cluster CA, bearer tokens checked
+        by TokenReview, no anonymous requests, Webhook authorization."""
         self.ca.issue(f"system:node:{node}", orgs=("system:nodes",), hosts=(ip,), server=True).write(self.base, f"kubelet-{node}")
         return ["--tls-cert-file", str(self.base / f"kubelet-{node}.crt"),
                 "--tls-private-key-file", str(self.base / f"kubelet-{node}.key"),
-                "--client-ca-file", str(self.ca_path), "--anonymous-auth=false", "--authorization-mode=Webhook"]
+                "--client-ca-file", str(self.ca_path), "--anonymous-auth=false", "--authentication-token-webhook",
+                "--authorization-mode=Webhook"]
 
     # --- clients --------------------------------------------------------------------------------
     def client(self, token: str | None = None, cert: tuple[str, str] | None = None) -> httpx.Client:

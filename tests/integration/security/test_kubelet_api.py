@@ -141,6 +141,16 @@ def test_rbac_on_nodes_subresources_decides_direct_access(setup: KubeletSetup) -
         assert r.status_code == 403
 
 
+def test_bearer_tokens_are_checked_by_token_review(setup: KubeletSetup) -> None:
+    with setup.client() as c:
+        r = c.get(LOGS, headers={"Authorization": "Bearer not-a-token"})
+        assert (r.status_code, r.text) == (401, "Unauthorized")
+        r = c.get(LOGS, headers={"Authorization": "Bearer alice-token"})
+        assert (r.status_code, r.text) == (403, "Forbidden (user=alice, verb=get, resource=nodes, subresource=proxy)")
+        r = c.get(LOGS, headers={"Authorization": "Bearer admin-token"})  # system:masters
+        assert r.status_code == 200 and "secret-log-line" in r.text
+
+
 def test_apiserver_kubelet_client_certificate_is_allowed(setup: KubeletSetup) -> None:
     b = setup.secure.base
     with setup.client((b / "apiserver-kubelet-client.crt", b / "apiserver-kubelet-client.key")) as c:

@@ -33,7 +33,8 @@ def test_kubelet_serving_certificate_per_node_kept_until_the_address_changes(tmp
     args = creds.kubelet_args("node-1", "127.0.1.1", healthz_port=10248)
     crt = creds.cert("kubelet-node-1-server")
     assert args == ["--tls-cert-file", str(crt), "--tls-private-key-file", str(creds.key("kubelet-node-1-server")),
-                    "--client-ca-file", str(creds.ca), "--anonymous-auth=false", "--authorization-mode=Webhook",
+                    "--client-ca-file", str(creds.ca), "--anonymous-auth=false", "--authentication-token-webhook",
+                    "--authorization-mode=Webhook",
                     "--healthz-port", "10248"]
     first = crt.read_bytes()
     assert _sans(first) == {"127.0.1.1", "node-1"}

@@ -15,6 +15,7 @@ from kubeling.services.node.kubelet.auth import (
     KubeletAuth,
     User,
     WebhookAuthorizer,
+    WebhookTokenAuthenticator,
     request_attributes,
     user_from_certificate,
 )
@@ -131,3 +132,32 @@ def test_filter_refuses_anonymous_forbidden_and_undecidable_requests_in_upstream
     assert (r.status, r.body) == (403, b"Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=proxy)")
     open_ = KubeletAuth("node-1", AlwaysAllow(), anonymous=True).wrap(_ok)
     assert run(open_(_request("/pods"))).status == 200
+
+
+def test_token_webhook_reviews_once_per_ttl_and_refuses_wrong_tokens() -> None:
+    reviews: list[str] = []
+
+    async def review(body: dict[str, Any]) -> dict[str, Any]:
+        token = body["spec"]["token"]
+        reviews.append(token)
+        if token == "good":
+            return {"status": {"authenticated": True, "user": {"username": "bob", "groups": ["devs"]}}}
+        return {"status": {"authenticated": False, "error": "invalid bearer token"}}
+    clock = FakeClock()
+    tokens = WebhookTokenAuthenticator(review, ttl=120, clock=clock)
+    seen: list[User] = []
+
+    class Recorder:
+        async def authorize(self, attrs: Attributes) -> bool:
+            seen.append(attrs.user)
+            return True
+    guard = KubeletAuth("node-1", Recorder(), anonymous=True, tokens=tokens).wrap(_ok)  # type: ignore[arg-type]
+
+    def call(token: str) -> int:
+        return run(guard(Request("GET", "/pods", {}, {"authorization": f"Bearer {token}"}, b""))).status
+    assert call("good") == 200 and seen[-1] == User("bob", ("devs", "system:authenticated"))
+    assert call("good") == 200 and reviews == ["good"]                # cached
+    assert call("bad") == 401 and call("bad") == 401 and reviews == ["good", "bad"]  # a wrong token is not anonymous
+    clock.now += 121
+    assert call("good") == 200 and reviews == ["good", "bad", "good"]
+    assert run(guard(Request("GET", "/pods", {}, {}, b""))).status == 200 and seen[-1].name == "system:anonymous"
