@@ -72,7 +72,7 @@ async def preflight(handlers: Any, ns: str, name: str, query: Any) -> Response:
             r = await client.get(url)
     except httpx.HTTPError as e:
         raise errors.StatusError(503, "ServiceUnavailable", f"cannot reach the node agent: {e}") from None
-    if r.status_code in (404, 400) and "WebSocket upgrade" not in r.text:
+    if r.status_code in (404, 400, 401, 403) and "WebSocket upgrade" not in r.text:  # incl. the kubelet refusing us
         return _kubelet_error(r.status_code, r.text)
     raise errors.bad_request("kubeling serves exec over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io); "
                               "SPDY upgrades are not supported")

@@ -183,6 +183,8 @@ class SubresourceHandlers:
             text = (await upstream.aread()).decode(errors="replace")
             await upstream.aclose()
             await client.aclose()
+            if upstream.status_code in (401, 403):  # the kubelet refused us: relayed as upstream does (kubectl shows it)
+                return Response(text, upstream.status_code, media_type="text/plain")
             raise errors.bad_request(text.strip() or f"the node agent answered {upstream.status_code}")
 
         async def relay() -> AsyncIterator[bytes]:

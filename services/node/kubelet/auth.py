@@ -256,6 +256,11 @@ def check_flags(p: Any, args: Any) -> None:
         p.error("--tls-cert-file and --tls-private-key-file go together")
     if args.client_ca_file and not args.tls_cert_file:
         p.error("--client-ca-file needs TLS (--tls-cert-file and --tls-private-key-file)")
+    if args.tls_cert_file:
+        try:
+            serving_context(args.tls_cert_file, args.tls_private_key_file, args.client_ca_file)
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            p.error(f"--tls-cert-file, --tls-private-key-file, --client-ca-file: {e}")
 
 
 def from_flags(args: Any, client: Any) -> tuple[KubeletAuth | None, ssl.SSLContext | None]:

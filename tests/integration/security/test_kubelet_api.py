@@ -173,3 +173,21 @@ def test_healthz_port_is_open_and_serves_only_health(setup: KubeletSetup) -> Non
     assert httpx.get(setup.healthz + "/healthz", timeout=5).text == "ok"
     r = httpx.get(setup.healthz + LOGS, timeout=5)
     assert r.status_code == 404 and "secret-log-line" not in r.text
+
+
+def test_apiserver_without_the_kubelets_trust_gets_nothing(setup: KubeletSetup) -> None:
+    """The package's apiserver has no kubelet client certificate (it speaks plain HTTP to the
+    node): no logs. One whose certificate belongs to a user without nodes/proxy gets the kubelet's
+    refusal, relayed as upstream relays it."""
+    s = setup.secure
+    r = s.kubectl(s.kubeconfig("plain-admin", token="admin-token"), "logs", "-n", NS, POD)
+    assert r.returncode != 0 and "secret-log-line" not in r.stdout
+    assert "cannot reach the node agent" in r.stderr, r.stderr
+    crt, key = setup.user_cert("carol")
+    _, url = start_another_apiserver(s, ["--kubelet-client-certificate", str(crt), "--kubelet-client-key", str(key),
+                                         "--kubelet-certificate-authority", str(s.ca_path)])
+    r = s.kubectl(s.kubeconfig("carol-admin", token="admin-token", server=url), "logs", "-n", NS, POD)
+    assert r.returncode != 0 and "secret-log-line" not in r.stdout
+    assert "Error from server (Forbidden): Forbidden (user=carol, verb=get, resource=nodes, subresource=proxy)" in r.stderr, r.stderr
+    r = s.kubectl(s.kubeconfig("carol-admin", token="admin-token", server=url), "exec", "-n", NS, POD, "--", "echo", "x")
+    assert r.returncode != 0 and "Forbidden (user=carol, verb=get, resource=nodes, subresource=proxy)" in r.stderr, r.stderr
