@@ -12,7 +12,7 @@ import time
 import httpx
 
 from kubeling.shared import kubeconfig
-from kubeling.shared.client import NODES, ApiError, Client, Unavailable
+from kubeling.shared.client import ApiError, Unavailable
 
 STATES = {"CONTAINER_RUNNING": "Running", "CONTAINER_EXITED": "Exited", "CONTAINER_CREATED": "Created",
           "CONTAINER_UNKNOWN": "Unknown", "SANDBOX_READY": "Ready", "SANDBOX_NOTREADY": "NotReady"}
@@ -32,27 +32,18 @@ def table(rows: list[list[str]]) -> str:
     return "".join("".join(c.ljust(max(w, 17) + 3) for c, w in zip(r, widths)).rstrip() + "\n" for r in rows)
 
 
-async def kubelet_url(node: str, cfg: kubeconfig.ClientConfig) -> str:
-    client = Client(cfg, user_agent="kubeling-crictl")
-    try:
-        n = await client.get(NODES, node)
-    finally:
-        await client.aclose()
-    st = n.get("status") or {}
-    ip = next((a["address"] for a in st.get("addresses") or [] if a.get("type") == "InternalIP"), None)
-    port = ((st.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
-    if not ip or not port:
-        raise RuntimeError(f"node {node} reports no kubelet endpoint")
-    return f"http://{ip}:{port}"
-
-
 async def run(args: argparse.Namespace) -> str:
-    base = await kubelet_url(args.node, kubeconfig.load(args.kubeconfig, server=args.server))
-    async with httpx.AsyncClient(base_url=base, timeout=10) as h:
+    cfg = kubeconfig.load(args.kubeconfig, server=args.server)
+    # through the apiserver's nodes/<node>/proxy (as `kubectl get --raw`), with the kubeconfig's
+    # credentials: a secured kubelet API answers only callers it can authenticate (docs/security.md)
+    base = f"{cfg.servers[0]}/api/v1/nodes/{args.node}/proxy"
+    headers = {"Authorization": f"Bearer {cfg.token}"} if cfg.token else {}
+    async with httpx.AsyncClient(base_url=base, timeout=10, verify=cfg.verify, cert=cfg.cert, headers=headers) as h:
         async def get(path: str, **params: str) -> httpx.Response:
             r = await h.get(path, params=params)
             if r.status_code != 200:
-                raise RuntimeError(r.text.strip())
+                is_status = r.headers.get("content-type", "").startswith("application/json") and "message" in r.text
+                raise RuntimeError(r.json()["message"] if is_status else r.text.strip())
             return r
         if args.cmd == "ps":
             cs = (await get("/cri/containers")).json()["containers"]

@@ -191,3 +191,12 @@ def test_apiserver_without_the_kubelets_trust_gets_nothing(setup: KubeletSetup) 
     assert "Error from server (Forbidden): Forbidden (user=carol, verb=get, resource=nodes, subresource=proxy)" in r.stderr, r.stderr
     r = s.kubectl(s.kubeconfig("carol-admin", token="admin-token", server=url), "exec", "-n", NS, POD, "--", "echo", "x")
     assert r.returncode != 0 and "Forbidden (user=carol, verb=get, resource=nodes, subresource=proxy)" in r.stderr, r.stderr
+
+
+def test_crictl_reaches_a_secured_node_through_the_apiserver(setup: KubeletSetup) -> None:
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, "-m", "kubeling", "crictl", "--node", NODE, "--kubeconfig", str(setup.admin_kubeconfig),
+                          "pods"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert POD in res.stdout and NS in res.stdout
