@@ -289,6 +289,18 @@ async def _read_body(receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def make_metrics_app(s: EtcdServer):
+    """The app of `--listen-metrics-urls`: only the plain endpoints (/health, /livez, /readyz,
+    /metrics, /version), never the KV API, so it can be plain HTTP without client certificates
+    while the client URLs require them. kubeadm's etcd probes use it (http://127.0.0.1:2381/health)."""
+    async def app(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        await serve_plain(s, scope["path"], send)
+
+    return app
+
+
 def make_app(s: EtcdServer):
     async def app(scope, receive, send) -> None:
         if scope["type"] == "lifespan":

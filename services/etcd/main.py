@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--initial-cluster-token", default="etcd-cluster",
                    help="cluster token: part of member IDs and, without --peer-secret-file, the peer authentication key")
     p.add_argument("--peer-secret-file", help="file whose content authenticates and encrypts peer traffic (recommended)")
+    p.add_argument("--listen-metrics-urls", default="",
+                   help="comma-separated plain-HTTP URLs serving only /health, /livez, /readyz, /metrics and /version "
+                        "(no client certificate needed; for probes and monitoring)")
     p.add_argument("--cert-file", help="TLS certificate served on https:// client URLs")
     p.add_argument("--key-file", help="private key of --cert-file")
     p.add_argument("--trusted-ca-file", help="CA bundle that client certificates must chain to (with --client-cert-auth)")
@@ -163,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.client_cert_auth:
                 ctx.load_verify_locations(args.trusted_ca_file)
         socks = _client_sockets(listen_client)
+        metrics_urls = split_urls(args.listen_metrics_urls) if args.listen_metrics_urls else []
+        if any(urlsplit(u).scheme != "http" for u in metrics_urls):
+            raise ValueError("--listen-metrics-urls must be http:// URLs")
+        metrics_socks = _client_sockets(metrics_urls)
     except (ValueError, OSError, ssl.SSLError) as e:
         log.error(f"invalid configuration: {e}")
         print(f"kubeling etcd: {e}", file=sys.stderr)
@@ -193,21 +201,35 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    runner(_serve(server, socks, tls))
+    # uvicorn catches SIGTERM, stops serving, then re-raises the signal with the previous handler
+    # restored; a no-op previous handler lets the member finish its shutdown and exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    runner(_serve(server, socks, tls, metrics_socks))
     return 0
 
 
-async def _serve(server: EtcdServer, socks: list[socket.socket], tls: dict[str, object]) -> None:
+async def _serve(server: EtcdServer, socks: list[socket.socket], tls: dict[str, object],
+                 metrics_socks: list[socket.socket]) -> None:
     import uvicorn
 
-    from .gateway import make_app
+    from .gateway import make_app, make_metrics_app
 
     await server.start()
     config = uvicorn.Config(make_app(server), lifespan="off", log_level="warning", access_log=False,
                             http="httptools", timeout_keep_alive=75, **tls)  # type: ignore[arg-type]
     web = uvicorn.Server(config)
+    # The metrics listener is a second server on the same loop. Only the main server's serve()
+    # owns the signal handlers; this one is started and stopped around it.
+    metrics = uvicorn.Server(uvicorn.Config(make_metrics_app(server), lifespan="off", log_level="warning",
+                                            access_log=False, http="httptools"))
+    if metrics_socks:
+        metrics.config.load()
+        metrics.lifespan = metrics.config.lifespan_class(metrics.config)
+        await metrics.startup(sockets=metrics_socks)
     try:
         await web.serve(sockets=socks)  # returns on SIGTERM / SIGINT
     finally:
         log.info("shutting down")
+        if metrics_socks and metrics.started:
+            await metrics.shutdown(sockets=metrics_socks)
         await server.stop()

@@ -97,3 +97,21 @@ def _ok(client, url: str) -> bool:
         return client.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_metrics_listener_serves_health_without_a_certificate(procs, pki):
+    port, metrics = free_port(), free_port()
+    url = f"https://127.0.0.1:{port}"
+    member = procs.start("etcd-0", ["etcd", "--name", "etcd-0", "--data-dir", str(procs.log_dir / "etcd-0"),
+                                    "--listen-client-urls", url, "--listen-peer-urls", f"http://127.0.0.1:{free_port()}",
+                                    "--listen-metrics-urls", f"http://127.0.0.1:{metrics}",
+                                    "--cert-file", str(pki / "server.crt"), "--key-file", str(pki / "server.key"),
+                                    "--trusted-ca-file", str(pki / "ca.crt"), "--client-cert-auth"])
+    plain = f"http://127.0.0.1:{metrics}"
+    wait_until(lambda: _ok(httpx, plain + "/health"), 30, what="the metrics listener healthy")
+    assert httpx.get(plain + "/health").json() == {"health": "true"}
+    assert "etcd_server_has_leader 1.0" in httpx.get(plain + "/metrics").text
+    # the KV API is not on the metrics listener
+    assert httpx.post(plain + "/v3/kv/range", content=json.dumps({"key": "YQ=="})).status_code == 404
+    member.stop()  # SIGTERM stops both listeners and the process exits cleanly
+    assert member.popen.returncode == 0, member.log_tail()
