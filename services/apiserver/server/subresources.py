@@ -183,8 +183,10 @@ class SubresourceHandlers:
             text = (await upstream.aread()).decode(errors="replace")
             await upstream.aclose()
             await client.aclose()
-            if upstream.status_code in (401, 403):  # the kubelet refused us: relayed as upstream does (kubectl shows it)
-                return Response(text, upstream.status_code, media_type="text/plain")
+            if upstream.status_code in (401, 403):  # the kubelet refused us: upstream's NewGenericServerResponse
+                message = text.strip() if upstream.status_code == 403 else "the server has asked for the client to provide credentials"
+                raise errors.StatusError(upstream.status_code, "Forbidden" if upstream.status_code == 403 else "Unauthorized",
+                                         f"{message} ( pods/log {rp.name})", {"name": rp.name, "kind": "pods/log"})
             raise errors.bad_request(text.strip() or f"the node agent answered {upstream.status_code}")
 
         async def relay() -> AsyncIterator[bytes]:
