@@ -91,7 +91,8 @@ class Cluster:
 
     def up(self) -> None:
         self.started = True
-        sh("kubeling", "up", "-d", "--name", self.name, "--nodes", "1", env=self.env, timeout=300)
+        # a generous stage timeout: on a loaded machine node-1 may take more than the default 60 s to be Ready
+        sh("kubeling", "up", "-d", "--name", self.name, "--nodes", "1", "--timeout", "300", env=self.env, timeout=1300)
         self.kubeconfig = sh("kubeling", "kubeconfig", "--name", self.name, env=self.env).strip().splitlines()[-1]
         self.env["KUBECONFIG"] = self.kubeconfig
         txt = Path(self.kubeconfig).read_text()
