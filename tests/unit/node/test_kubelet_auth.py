@@ -161,3 +161,28 @@ def test_token_webhook_reviews_once_per_ttl_and_refuses_wrong_tokens() -> None:
     clock.now += 121
     assert call("good") == 200 and reviews == ["good", "bad", "good"]
     assert run(guard(Request("GET", "/pods", {}, {}, b""))).status == 200 and seen[-1].name == "system:anonymous"
+
+
+def test_flags_default_to_an_open_plain_http_kubelet_and_refuse_impossible_combinations(tmp_path, capsys) -> None:
+    from kubeling.services.node.main import main, parser
+    from kubeling.services.node.kubelet.auth import from_flags
+    args = parser().parse_args(["--node-name", "n"])
+    assert (args.anonymous_auth, args.authorization_mode, args.authentication_token_webhook) == ("true", "AlwaysAllow", "false")
+    assert from_flags(args, client=None) == (None, None)  # as before: nothing checked, no TLS
+    with pytest.raises(SystemExit) as e:
+        main(["--node-name", "n", "--client-ca-file", str(tmp_path / "ca.crt")])
+    assert e.value.code == 2 and "--client-ca-file needs TLS" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--node-name", "n", "--tls-cert-file", str(tmp_path / "missing.crt"), "--tls-private-key-file", str(tmp_path / "k")])
+    assert e.value.code == 2 and "--tls-cert-file, --tls-private-key-file, --client-ca-file:" in capsys.readouterr().err
+    ca = CertificateAuthority.create()
+    crt, key = ca.issue("system:node:n", hosts=("127.0.0.1",), server=True).write(tmp_path, "kubelet")
+    ca_path = tmp_path / "ca.crt"
+    ca_path.write_bytes(ca.cert_pem)
+    args = parser().parse_args(["--node-name", "n", "--tls-cert-file", str(crt), "--tls-private-key-file", str(key),
+                                "--client-ca-file", str(ca_path), "--anonymous-auth=false", "--authorization-mode=Webhook",
+                                "--authentication-token-webhook"])
+    guard, tls = from_flags(args, client=None)
+    assert tls is not None and guard is not None
+    assert isinstance(guard.authorizer, WebhookAuthorizer) and guard.tokens is not None
+    assert (guard.anonymous, guard.client_certificates, guard.node_name) == (False, True, "n")
