@@ -21,6 +21,7 @@ error (...)`.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 import time
@@ -141,7 +142,6 @@ class WebhookTokenAuthenticator:
 
     async def authenticate(self, token: str) -> User | None:
         """The token's user; None when the apiserver does not know it without saying why."""
-        import hashlib
         key, now = hashlib.sha256(token.encode()).digest(), self.clock()
         hit = self._cache.get(key)
         if hit is None or hit[2] <= now:
