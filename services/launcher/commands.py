@@ -15,8 +15,10 @@ import time
 import httpx
 
 from . import procs
-from .health import client, collect
-from .manifests import CONTROL_PLANE_NODE, write_manifests
+from kubeling.shared.flags import boolean
+
+from .health import api_client, client, collect, credentials
+from .manifests import CONTROL_PLANE_NODE, ROLE, write_manifests
 from .plan import UpOptions, kubeconfig_yaml, make_plan
 from .state import ClusterDir, Plan, known_clusters
 
@@ -56,17 +58,37 @@ def _healthy(url: str) -> bool:
     return client().get(url, timeout=1.0).status_code == 200
 
 
-def _nodes_ready(plan: Plan) -> bool:
+def _nodes_ready(cdir: ClusterDir, plan: Plan) -> bool:
     want = set(plan.node_ips)
-    items = client().get(plan.api_url + "/api/v1/nodes", timeout=2.0).json().get("items", [])
+    items = api_client(cdir, plan).get(plan.api_url + "/api/v1/nodes", timeout=2.0).json().get("items", [])
     ready = {n["metadata"]["name"] for n in items
              if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))}
     return want <= ready
 
 
-def _api_serving(plan: Plan) -> bool:
+def _api_serving(cdir: ClusterDir, plan: Plan) -> bool:
     """The apiserver answers from the store (it bootstraps kube-system once the store is up)."""
-    return client().get(plan.api_url + "/api/v1/namespaces/kube-system", timeout=2.0).status_code == 200
+    return api_client(cdir, plan).get(plan.api_url + "/api/v1/namespaces/kube-system", timeout=2.0).status_code == 200
+
+
+def _mark_control_plane(cdir: ClusterDir, plan: Plan) -> bool:
+    """kubeadm's mark-control-plane phase: the role label (and the load-balancer exclusion) are
+    set by an administrator, never by the node itself."""
+    labels = {ROLE: "", "node.kubernetes.io/exclude-from-external-load-balancers": ""}
+    r = api_client(cdir, plan).patch(plan.api_url + f"/api/v1/nodes/{CONTROL_PLANE_NODE}",
+                                     json={"metadata": {"labels": labels}},
+                                     headers={"Content-Type": "application/merge-patch+json"}, timeout=5.0)
+    return r.status_code == 200
+
+
+def write_kubeconfigs(cdir: ClusterDir, plan: Plan) -> None:
+    """kubectl's kubeconfig (kubernetes-admin) and, when secured, one per component identity."""
+    creds = credentials(cdir, plan)
+    if creds is None:
+        cdir.kubeconfig.write_text(kubeconfig_yaml(plan))
+        return
+    for identity in creds.read_tokens():
+        creds.write_kubeconfig(identity, plan.name, plan.api_url)
 
 
 def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
@@ -76,7 +98,7 @@ def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
     so their start-up overlaps the store's first election; the API clients (scheduler,
     controller-manager, node agents) start once the store has a leader, so their imports overlap
     the apiserver's start-up (they retry until it serves, as against any restarting apiserver)."""
-    cdir.kubeconfig.write_text(kubeconfig_yaml(plan))
+    write_kubeconfigs(cdir, plan)
     if CONTROL_PLANE_NODE in plan.node_ips:
         write_manifests(cdir, plan)
     for comp in plan.of_kind("etcd") + plan.of_kind("apiserver"):
@@ -85,28 +107,43 @@ def bring_up(cdir: ClusterDir, plan: Plan, timeout: float = 60.0) -> bool:
     for kind in ("scheduler", "controller-manager", "node"):
         for comp in plan.of_kind(kind):
             procs.start(cdir, comp)
-    ok = ok and _wait(lambda: _api_serving(plan), timeout, "the API serving")
+    ok = ok and _wait(lambda: _api_serving(cdir, plan), timeout, "the API serving")
     if ok and plan.node_ips:
-        ok = _wait(lambda: _nodes_ready(plan), timeout, "every node Ready")
+        ok = _wait(lambda: _nodes_ready(cdir, plan), timeout, "every node Ready")
+    if ok and CONTROL_PLANE_NODE in plan.node_ips:
+        ok = _wait(lambda: _mark_control_plane(cdir, plan), timeout, f"the {CONTROL_PLANE_NODE} node labelled")
     return ok
 
 
 def how_to_use(cdir: ClusterDir, plan: Plan) -> str:
     ip = plan.node_ips.get("node-1") or next(iter(plan.node_ips.values()), "127.0.1.1")
     etcd = plan.of_kind("etcd")
+    creds = credentials(cdir, plan)
     cp = ""
     if CONTROL_PLANE_NODE in plan.node_ips and etcd:
         cp = (f"  kubectl get pods -n kube-system -o wide\n"
               f"  kubectl exec -n kube-system {etcd[0].name}-{CONTROL_PLANE_NODE} -- etcdctl get / --prefix --keys-only\n")
+    endpoints = ",".join(u.split("//")[1] for u in plan.store_urls)
+    if creds:
+        endpoints = ",".join(plan.store_urls)  # etcdctl assumes http:// without a scheme  # as on a kubeadm control-plane node: the admin's client certificate, the cluster CA
+        pki = creds.pki
+        curl = f"curl --cacert {pki}/ca.crt --cert {pki}/admin.crt --key {pki}/admin.key {plan.api_url}/api/v1/namespaces/default/pods"
+        etcdctl = (f"kubeling etcdctl --endpoints {endpoints} --cacert {pki}/ca.crt --cert {pki}/healthcheck-client.crt "
+                   f"--key {pki}/healthcheck-client.key get /registry --prefix --keys-only")
+        secured = "Secured as kubeadm does: TLS, Node,RBAC, one identity per component, Secrets encrypted at rest.\n"
+    else:
+        curl = f"curl {plan.api_url}/api/v1/namespaces/default/pods"
+        etcdctl = f"kubeling etcdctl --endpoints {endpoints} get /registry --prefix --keys-only"
+        secured = "Plain HTTP, no authentication or authorization (--tls=false).\n"
     return f"""
-Cluster '{plan.name}' is up: {len(plan.of_kind('etcd'))} store members, API at {plan.api_url}.
-  export KUBECONFIG={cdir.kubeconfig}
+Cluster '{plan.name}' is up: {len(etcd)} store members, API at {plan.api_url}.
+{secured}  export KUBECONFIG={cdir.kubeconfig}
   kubectl get nodes -o wide
 {cp}  kubectl run web --image=nginx && kubectl get pods -o wide -w
   kubectl expose pod web --port=80 --type=NodePort && kubectl get svc web
-  curl {plan.api_url}/api/v1/namespaces/default/pods
+  {curl}
   curl http://{ip}:<nodePort>/
-  kubeling etcdctl --endpoints {','.join(u.split('//')[1] for u in plan.store_urls)} get /registry --prefix --keys-only
+  {etcdctl}
 Drills: kubeling kill node-2 | kubeling kill etcd-0 | kubeling start node-2 | kubeling status | kubeling down
 """
 
@@ -132,6 +169,11 @@ def up(argv: list[str]) -> int:
     p.add_argument("--node-monitor-period", default="5s")
     p.add_argument("--node-monitor-grace-period", default="40s", help="e.g. 4s for failover drills")
     p.add_argument("--pod-eviction-timeout", default="5m", help="e.g. 5s for failover drills")
+    p.add_argument("--tls", type=boolean, nargs="?", const=True, default=False, metavar="BOOL",
+                   help="secure the cluster as kubeadm does: a cluster CA, HTTPS for the API, the store and the "
+                        "kubelets, a store that admits only the apiserver, Node,RBAC authorization with one identity "
+                        "per component, ServiceAccount tokens, Secrets encrypted at rest (--tls=false: plain HTTP, "
+                        "no authentication)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each stage")
     args = p.parse_args(argv)
     cdir = ClusterDir(args.name)
@@ -140,7 +182,7 @@ def up(argv: list[str]) -> int:
         print(f"Reusing cluster '{args.name}' from {cdir.root} (its data, ports and size are kept).")
     else:
         opts = UpOptions(args.name, args.nodes, args.store_members, args.ha, args.node_monitor_grace_period,
-                         args.node_monitor_period, args.pod_eviction_timeout)
+                         args.node_monitor_period, args.pod_eviction_timeout, tls=args.tls)
         cdir.root.mkdir(parents=True, exist_ok=True)
         plan = make_plan(opts, cdir, taken_blocks=_blocks_of_other_clusters(args.name))
         cdir.save(plan)

@@ -19,6 +19,7 @@ import httpx
 from kubeling.shared import flags
 
 from . import procs
+from .health import client_options
 from .state import ClusterDir, Plan
 
 NAMESPACE = "default"
@@ -53,8 +54,9 @@ class Demo:
         self.plan = plan
         self.replicas = replicas
         self.timeout = timeout
-        self.api = httpx.AsyncClient(base_url=plan.api_url, timeout=5.0, verify=False)  # plain HTTP: no CA bundle
-        self.web = httpx.AsyncClient(timeout=1.0, verify=False)
+        self.api = httpx.AsyncClient(base_url=plan.api_url, timeout=5.0, **client_options(cdir, plan, "api"))
+        self.store = httpx.AsyncClient(timeout=1.0, **client_options(cdir, plan, "store"))
+        self.web = httpx.AsyncClient(timeout=1.0, verify=False)  # plain HTTP to the NodePort
         self.log = Timeline()
         self.dead_nodes: set[str] = set()
         self.answers: Counter[str] = Counter()
@@ -84,8 +86,8 @@ class Demo:
             if procs.running_pid(self.cdir, comp) is None:
                 continue
             try:
-                st = (await self.web.post(url + "/v3/maintenance/status", content="{}")).json()
-                members = (await self.web.post(url + "/v3/cluster/member/list", content="{}")).json()["members"]
+                st = (await self.store.post(url + "/v3/maintenance/status", content="{}")).json()
+                members = (await self.store.post(url + "/v3/cluster/member/list", content="{}")).json()["members"]
             except (httpx.HTTPError, ValueError, KeyError):
                 continue
             if st.get("leader"):
@@ -232,6 +234,7 @@ class Demo:
         await self.api.delete(f"/apis/apps/v1/namespaces/default/deployments/{NAME}")
         await self.api.delete(f"/api/v1/namespaces/default/services/{NAME}")
         await self.api.aclose()
+        await self.store.aclose()
         await self.web.aclose()
 
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass, field
 
 import httpx
 
 from .procs import running_pid
+from .security import ADMIN, ClusterCredentials
 from .state import ClusterDir, Plan
 
 
@@ -44,6 +46,48 @@ def client() -> httpx.Client:
     return _client
 
 
+_secured: dict[tuple[str, str], httpx.Client] = {}
+
+
+def credentials(cdir: ClusterDir, plan: Plan) -> ClusterCredentials | None:
+    """The cluster's credentials when it runs secured (`kubeling up --tls`), else None."""
+    return ClusterCredentials(cdir.root) if plan.settings.get("tls") else None
+
+
+def client_options(cdir: ClusterDir, plan: Plan, target: str) -> dict:
+    """httpx options for the launcher's own calls to a secured cluster: as kubernetes-admin to the
+    API (`target="api"`), with kubeadm's healthcheck-client certificate to the store ("store"),
+    trusting only the cluster's CA (a context with one CA file is cheap, unlike the system bundle).
+    An unsecured cluster needs nothing: plain HTTP, no certificates to verify."""
+    creds = credentials(cdir, plan)
+    if creds is None:
+        return {"verify": False}
+    if target == "api":
+        return {"verify": ssl.create_default_context(cafile=str(creds.ca)),
+                "headers": {"Authorization": f"Bearer {creds.read_tokens()[ADMIN]}"}}
+    ca, (cert, key) = creds.store_client()
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    return {"verify": ctx}
+
+
+def _secured_client(cdir: ClusterDir, plan: Plan, target: str) -> httpx.Client:
+    if credentials(cdir, plan) is None:
+        return client()
+    key = (str(cdir.root), target)
+    if key not in _secured:
+        _secured[key] = httpx.Client(timeout=2.0, **client_options(cdir, plan, target))
+    return _secured[key]
+
+
+def api_client(cdir: ClusterDir, plan: Plan) -> httpx.Client:
+    return _secured_client(cdir, plan, "api")
+
+
+def store_client(cdir: ClusterDir, plan: Plan) -> httpx.Client:
+    return _secured_client(cdir, plan, "store")
+
+
 def _get(http: httpx.Client, url: str) -> httpx.Response | None:
     try:
         return http.get(url, timeout=1.0)
@@ -67,9 +111,10 @@ def collect(cdir: ClusterDir, plan: Plan) -> ClusterStatus:
     for comp, url in zip(plan.of_kind("etcd"), plan.store_urls):
         names[url] = comp.name
     ids = {}
+    store = store_client(cdir, plan)
     for url in plan.store_urls:
         try:
-            r = http.post(url + "/v3/maintenance/status", content="{}", timeout=1.0).json()
+            r = store.post(url + "/v3/maintenance/status", content="{}", timeout=1.0).json()
         except (httpx.HTTPError, json.JSONDecodeError):
             continue
         ids[r["header"]["member_id"]] = names[url]
@@ -78,8 +123,9 @@ def collect(cdir: ClusterDir, plan: Plan) -> ClusterStatus:
                        "revision": int(r["header"].get("revision", 0))}
     if st.raft:
         st.raft["leader"] = ids.get(st.raft["leader_id"], st.raft["leader_id"])
-    nodes = _get(http, plan.api_url + "/api/v1/nodes")
-    pods = _get(http, plan.api_url + "/api/v1/pods")
+    api = api_client(cdir, plan)
+    nodes = _get(api, plan.api_url + "/api/v1/nodes")
+    pods = _get(api, plan.api_url + "/api/v1/pods")
     if nodes is not None and nodes.status_code == 200:
         for n in nodes.json().get("items", []):
             ready = next((c["status"] for c in n.get("status", {}).get("conditions", []) if c["type"] == "Ready"),

@@ -18,7 +18,8 @@ Differences from kubeadm, each for a reason:
 - startupProbes have no initial delay: the launcher starts a component before its pod exists;
 - the etcd pod sets ETCDCTL_ENDPOINTS to its member's client URL: on one host the members
   cannot all listen on 127.0.0.1:2379, which is what makes a kubeadm etcd pod's `etcdctl`
-  reach its own member;
+  reach its own member; on a secured cluster it also sets ETCDCTL_CACERT/CERT/KEY to the
+  member's own certificate, which is what the note's `etcdctl --cacert --cert --key` pass;
 - the probes' scheme is the one the launcher checks the component's health with;
 - KUBELING_LOG_FILE names the component's log file, which the container follows as its own
   output, so `kubectl logs` on a control-plane pod shows the component's log.
@@ -64,6 +65,16 @@ def kubeadm_form(args: list[str]) -> list[str]:
     return out
 
 
+def _flag(args: list[str], name: str) -> str:
+    """The value of `--name value` or `--name=value` in a command line ('' when absent)."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return ""
+
+
 def _probe(scheme: str, host: str, port: int, path: str, period: int, failures: int) -> dict[str, Any]:
     return {"httpGet": {"host": host, "path": path, "port": port, "scheme": scheme},
             "periodSeconds": period, "failureThreshold": failures, "timeoutSeconds": 15}
@@ -90,8 +101,12 @@ def static_pod(comp: Component, cdir: ClusterDir) -> dict[str, Any]:
     annotations: dict[str, str] = {}
     volumes: list[dict[str, Any]] = []
     if comp.kind == "etcd":
-        url = f"{health.scheme or 'http'}://{host}:{port}"
+        url = _flag(comp.args, "--advertise-client-urls") or _flag(comp.args, "--listen-client-urls")
         container["env"] += [{"name": "ETCDCTL_API", "value": "3"}, {"name": "ETCDCTL_ENDPOINTS", "value": url}]
+        if _flag(comp.args, "--cert-file"):  # the member's own certificate, as kubeadm's etcd pod mounts it
+            container["env"] += [{"name": "ETCDCTL_CACERT", "value": _flag(comp.args, "--trusted-ca-file")},
+                                 {"name": "ETCDCTL_CERT", "value": _flag(comp.args, "--cert-file")},
+                                 {"name": "ETCDCTL_KEY", "value": _flag(comp.args, "--key-file")}]
         annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"] = url
         data = str(cdir.data_dir(comp.name))
         container["volumeMounts"] = [{"name": "etcd-data", "mountPath": data}]
@@ -99,7 +114,7 @@ def static_pod(comp: Component, cdir: ClusterDir) -> dict[str, Any]:
     elif comp.kind == "apiserver":
         annotations["kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint"] = f"{host}:{port}"
     elif comp.kind in ("scheduler", "controller-manager"):
-        kubeconfig = str(cdir.kubeconfig)
+        kubeconfig = _flag(comp.args, "--kubeconfig")
         container["volumeMounts"] = [{"name": "kubeconfig", "mountPath": kubeconfig, "readOnly": True}]
         volumes.append({"name": "kubeconfig", "hostPath": {"path": kubeconfig, "type": "FileOrCreate"}})
     metadata: dict[str, Any] = {"name": comp.name, "namespace": "kube-system",

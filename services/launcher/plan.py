@@ -17,11 +17,13 @@ from kubeling.cli import COMMANDS
 from kubeling.shared import flags
 
 from .manifests import CONTROL_PLANE_NODE, ROLE, manifests_dir
+from .security import ADMIN, ClusterCredentials
 from .state import ClusterDir, Component, Plan
 
 LOOPBACK = "127.0.0.1"
 NODE_PORT_RANGE = "30000-32767"
 KUBELET_PORT = 10250
+KUBELET_HEALTHZ_PORT = 10248  # upstream kubelet's --healthz-port
 MAX_BLOCKS = 16
 MAX_NODES_PER_BLOCK = 15
 CONTROL_PLANE_HOST = 254  # 127.0.1.254: the control-plane node; its pod CIDR is the block's /24 number 0
@@ -73,6 +75,7 @@ class UpOptions:
     node_monitor_grace_period: str = "40s"
     node_monitor_period: str = "5s"
     pod_eviction_timeout: str = "5m"
+    tls: bool = False
 
 
 def port_free(port: int, host: str = LOOPBACK) -> bool:
@@ -108,16 +111,26 @@ def available(kind: str) -> bool:
 
 
 def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozenset()) -> Plan:
+    """Every component's command line. With `opts.tls` the cluster is kubeadm's secure default
+    (security.py): HTTPS everywhere, a store that admits only certificate holders, Node,RBAC
+    authorization with one identity per component; without it, plain HTTP and no authorization."""
     if not 1 <= opts.nodes <= MAX_NODES_PER_BLOCK:
         raise ValueError(f"--nodes must be between 1 and {MAX_NODES_PER_BLOCK}")
     ports = PortPicker()
     block = free_block(opts.nodes, taken_blocks)
     plan = Plan(name=opts.name, settings=vars(opts) | {"address_block": block.k})
+    creds = ClusterCredentials(cdir.root) if opts.tls else None
+    scheme = "https" if creds else "http"
+    if creds:
+        idents = [ADMIN, "scheduler", "controller-manager", f"kubelet-{CONTROL_PLANE_NODE}",
+                  *(f"kubelet-node-{i}" for i in range(1, opts.nodes + 1))]
+        creds.ensure((LOOPBACK,), idents)
     # --- store
-    members = [(f"etcd-{i}", ports.pick(2379 + 2 * i), ports.pick(2380 + 2 * i)) for i in range(opts.store_members)]
-    initial = ",".join(f"{n}=http://{LOOPBACK}:{peer}" for n, _, peer in members)
-    for name, client, peer in members:
-        url = f"http://{LOOPBACK}:{client}"
+    members = [(f"etcd-{i}", ports.pick(2379 + 2 * i), ports.pick(2380 + 2 * i), ports.pick(2391 + i))
+               for i in range(opts.store_members)]
+    initial = ",".join(f"{n}=http://{LOOPBACK}:{peer}" for n, _, peer, _ in members)
+    for name, client, peer, metrics in members:
+        url = f"{scheme}://{LOOPBACK}:{client}"
         plan.store_urls.append(url)
         plan.components.append(Component(name, "etcd", [
             "etcd", "--name", name, "--data-dir", str(cdir.data_dir(name)),
@@ -125,60 +138,69 @@ def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozen
             "--listen-peer-urls", f"http://{LOOPBACK}:{peer}", "--initial-advertise-peer-urls", f"http://{LOOPBACK}:{peer}",
             "--initial-cluster", initial, "--initial-cluster-token", f"kubeling-{opts.name}",
             "--initial-cluster-state", "new", "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
-        ], health_url=url + "/health"))
+            "--listen-metrics-urls", f"http://{LOOPBACK}:{metrics}", *(creds.etcd_args() if creds else []),
+        ], health_url=f"http://{LOOPBACK}:{metrics}/health"))
     # --- control plane
     replicas = 2 if opts.ha else 1
     for i in range(replicas):
         port = ports.pick(6443 + i)
-        url = f"http://{LOOPBACK}:{port}"
+        url = f"{scheme}://{LOOPBACK}:{port}"
         plan.api_url = plan.api_url or url
         plan.components.append(Component(f"kube-apiserver-{i}", "apiserver", [
             "apiserver", f"--etcd-servers={','.join(plan.store_urls)}", "--bind-address", LOOPBACK,
             "--secure-port", str(port), "--service-cluster-ip-range", block.service_range,
             "--service-node-port-range", NODE_PORT_RANGE,
+            *((creds.apiserver_args() + creds.kubelet_apiserver_args()) if creds else []),
         ], health_url=url + "/readyz"))
-    kubeconfig = str(cdir.kubeconfig)
     if available("scheduler"):
         for i in range(replicas):
             port = ports.pick(10259 + 100 * i)
             plan.components.append(Component(f"kube-scheduler-{i}", "scheduler", [
-                "scheduler", "--kubeconfig", kubeconfig, "--leader-elect", "--bind-address", LOOPBACK,
-                "--secure-port", str(port)], health_url=f"http://{LOOPBACK}:{port}/healthz"))
+                "scheduler", "--kubeconfig", kubeconfig_for(cdir, creds, "scheduler"), "--leader-elect",
+                "--bind-address", LOOPBACK, "--secure-port", str(port)], health_url=f"http://{LOOPBACK}:{port}/healthz"))
     if available("controller-manager"):
         for i in range(replicas):
             port = ports.pick(10257 + 100 * i)
             plan.components.append(Component(f"kube-controller-manager-{i}", "controller-manager", [
-                "controller-manager", "--kubeconfig", kubeconfig, "--leader-elect", "--bind-address", LOOPBACK,
-                "--secure-port", str(port),
+                "controller-manager", "--kubeconfig", kubeconfig_for(cdir, creds, "controller-manager"), "--leader-elect",
+                "--bind-address", LOOPBACK, "--secure-port", str(port),
                 "--cluster-cidr", block.cluster_cidr, "--node-monitor-period", opts.node_monitor_period,
                 "--node-monitor-grace-period", opts.node_monitor_grace_period,
                 "--pod-eviction-timeout", opts.pod_eviction_timeout], health_url=f"http://{LOOPBACK}:{port}/healthz"))
     if available("node"):
-        add_nodes(plan, opts, block, cdir)
+        add_nodes(plan, opts, block, cdir, creds)
     return plan
 
 
-def add_nodes(plan: Plan, opts: UpOptions, block: AddressBlock, cdir: ClusterDir) -> None:
-    """The `controlplane` node, which runs the control plane's static pods (manifests.py), as
-    kubeadm labels and taints it, then node-1..N for the workloads."""
+def kubeconfig_for(cdir: ClusterDir, creds: ClusterCredentials | None, identity: str) -> str:
+    """The component's own kubeconfig (its own identity) when secured; else the shared one."""
+    return str(creds.kubeconfig(identity) if creds else cdir.kubeconfig)
+
+
+def add_nodes(plan: Plan, opts: UpOptions, block: AddressBlock, cdir: ClusterDir,
+              creds: ClusterCredentials | None = None) -> None:
+    """The `controlplane` node, which runs the control plane's static pods (manifests.py) and is
+    tainted as kubeadm taints it, then node-1..N for the workloads. Its control-plane role label
+    is not a kubelet flag: upstream's kubelet may not set node-role labels (NodeRestriction), so
+    the launcher labels the node once it registered, as kubeadm's mark-control-plane phase does."""
     # Upstream renews node leases every quarter of their duration; a drill that shortens the
     # grace period (say 4s) needs heartbeats that often too, or healthy nodes would flap.
     heartbeat = min(10.0, max(0.5, flags.duration(opts.node_monitor_grace_period) / 4))
-    ip = block.control_plane_ip
-    plan.node_ips[CONTROL_PLANE_NODE] = ip
-    plan.components.append(Component(CONTROL_PLANE_NODE, "node", [
-        "node", "--node-name", CONTROL_PLANE_NODE, "--kubeconfig", str(cdir.kubeconfig), "--node-ip", ip,
-        "--pod-cidr", block.pod_cidr(0), "--node-status-update-frequency", f"{heartbeat:g}",
-        "--pod-manifest-path", str(manifests_dir(cdir)), "--file-check-frequency", "2s",
-        "--node-labels", f"{ROLE}=,node.kubernetes.io/exclude-from-external-load-balancers=",
-        "--register-with-taints", f"{ROLE}:NoSchedule"], health_url=f"http://{ip}:{KUBELET_PORT}/healthz"))
-    for i in range(1, opts.nodes + 1):
-        ip = block.node_ip(i)
-        plan.node_ips[f"node-{i}"] = ip
-        plan.components.append(Component(f"node-{i}", "node", [
-            "node", "--node-name", f"node-{i}", "--kubeconfig", str(cdir.kubeconfig), "--node-ip", ip,
-            "--pod-cidr", block.pod_cidr(i), "--node-status-update-frequency", f"{heartbeat:g}"],
-            health_url=f"http://{ip}:{KUBELET_PORT}/healthz"))
+    nodes = [(CONTROL_PLANE_NODE, block.control_plane_ip, block.pod_cidr(0))]
+    nodes += [(f"node-{i}", block.node_ip(i), block.pod_cidr(i)) for i in range(1, opts.nodes + 1)]
+    for name, ip, cidr in nodes:
+        plan.node_ips[name] = ip
+        args = ["node", "--node-name", name, "--kubeconfig", kubeconfig_for(cdir, creds, f"kubelet-{name}"),
+                "--node-ip", ip, "--pod-cidr", cidr, "--node-status-update-frequency", f"{heartbeat:g}"]
+        if name == CONTROL_PLANE_NODE:
+            args += ["--pod-manifest-path", str(manifests_dir(cdir)), "--file-check-frequency", "2s",
+                     "--register-with-taints", f"{ROLE}:NoSchedule"]
+        if creds:  # the kubelet API over HTTPS for the apiserver only; /healthz stays plain on its own port
+            args += creds.kubelet_args(name, ip, healthz_port=KUBELET_HEALTHZ_PORT)
+            health = f"http://{ip}:{KUBELET_HEALTHZ_PORT}/healthz"
+        else:
+            health = f"http://{ip}:{KUBELET_PORT}/healthz"
+        plan.components.append(Component(name, "node", args, health_url=health))
 
 
 def kubeconfig_yaml(plan: Plan) -> str:

@@ -102,7 +102,9 @@ class ClusterCredentials:
                                     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", *hosts)))
         issue = {
             "apiserver": dict(common_name="kube-apiserver", hosts=sans, server=True),
-            "etcd-server": dict(common_name="etcd-server", hosts=sans, server=True),
+            # kubeadm's etcd server certificate is also a client one: `etcdctl --cert server.crt` in the etcd pod
+            "etcd-server": dict(common_name="etcd-server", hosts=sans, server=True, client=True),
+            "admin": dict(common_name="kubernetes-admin", orgs=("system:masters",), client=True),  # for curl
             "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
             "healthcheck-client": dict(common_name="kube-etcd-healthcheck-client", client=True),
             KUBELET_CLIENT: dict(common_name=KUBELET_CLIENT_SUBJECT[0], orgs=KUBELET_CLIENT_SUBJECT[1], client=True),
