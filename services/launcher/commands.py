@@ -169,7 +169,7 @@ def up(argv: list[str]) -> int:
     p.add_argument("--node-monitor-period", default="5s")
     p.add_argument("--node-monitor-grace-period", default="40s", help="e.g. 4s for failover drills")
     p.add_argument("--pod-eviction-timeout", default="5m", help="e.g. 5s for failover drills")
-    p.add_argument("--tls", type=boolean, nargs="?", const=True, default=False, metavar="BOOL",
+    p.add_argument("--tls", type=boolean, nargs="?", const=True, default=True, metavar="BOOL",
                    help="secure the cluster as kubeadm does: a cluster CA, HTTPS for the API, the store and the "
                         "kubelets, a store that admits only the apiserver, Node,RBAC authorization with one identity "
                         "per component, ServiceAccount tokens, Secrets encrypted at rest (--tls=false: plain HTTP, "

@@ -75,7 +75,7 @@ class UpOptions:
     node_monitor_grace_period: str = "40s"
     node_monitor_period: str = "5s"
     pod_eviction_timeout: str = "5m"
-    tls: bool = False
+    tls: bool = True
 
 
 def port_free(port: int, host: str = LOOPBACK) -> bool:

@@ -114,7 +114,9 @@ def test_etcdctl_in_the_etcd_pod_talks_to_its_own_member(cluster):
     # byte for byte what `kubeling etcdctl` prints against the same member
     args = ("get", "/registry/namespaces", "--prefix", "--keys-only")
     inside = kubectl(env, "exec", f"etcd-1-{NODE}", "-n", "kube-system", "--", "etcdctl", *args)
-    outside = kubeling(env, "etcdctl", "--endpoints", member, *args)
+    pki = os.path.join(env["KUBELING_HOME"], NAME, "pki")  # the store admits certificate holders only
+    outside = kubeling(env, "etcdctl", "--endpoints", member, f"--cacert={pki}/ca.crt",
+                       f"--cert={pki}/healthcheck-client.crt", f"--key={pki}/healthcheck-client.key", *args)
     assert inside.stdout == outside.stdout and inside.stdout
     status = kubectl(env, "exec", f"etcd-1-{NODE}", "-n", "kube-system", "--", "etcdctl", "endpoint", "status")
     assert status.stdout.split(",")[0] == member, status.stdout  # the local member, not etcd-0

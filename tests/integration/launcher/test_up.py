@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 
@@ -36,6 +37,11 @@ def test_up_status_kill_start_down(cluster_env):
     env = cluster_env
     out = kubeling(env, "up", "-d", "--name", "t", "--nodes", "2").stdout
     assert "kubectl get nodes" in out
+    # secure by default, as kubeadm: HTTPS with the cluster's CA, and no anonymous API access
+    api = status(env)["api"]
+    ca = os.path.join(env["KUBELING_HOME"], "t", "pki", "ca.crt")
+    assert api.startswith("https://")
+    assert httpx.get(api + "/api/v1/namespaces", verify=ssl.create_default_context(cafile=ca), timeout=10).status_code == 401
     st = status(env)
     comps = {c["name"]: c for c in st["components"]}
     assert {"etcd-0", "etcd-1", "etcd-2", "kube-apiserver-0"} <= set(comps)
@@ -52,10 +58,11 @@ def test_up_status_kill_start_down(cluster_env):
                what=f"{leader} reported down")
     # the store elects a new leader among the survivors and the API keeps serving
     wait_until(lambda: status(env)["raft"].get("leader") not in (None, leader), 30, what="a new store leader")
-    api = st["api"]
-    wait_until(lambda: httpx.get(api + "/api/v1/namespaces", timeout=3).status_code == 200, 30, what="API serving")
+    raw = ["kubectl", "--kubeconfig", kubeconfig, "get", "--raw", "/api/v1/namespaces"]
+    wait_until(lambda: subprocess.run(raw, capture_output=True, env=env, timeout=30).returncode == 0, 30,
+               what="API serving")
     kubeling(env, "start", leader, "--name", "t")
-    wait_until(lambda: {c["name"]: c for c in status(env)["components"]}[leader]["healthy"], 30,
+    wait_until(lambda: {c["name"]: c for c in status(env)["components"]}[leader]["healthy"], 90,
                what=f"{leader} healthy again")
 
     pids = [c["pid"] for c in status(env)["components"] if c["pid"]]
