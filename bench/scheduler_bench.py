@@ -246,6 +246,30 @@ def scrape(port: int) -> dict[str, float]:
     return out
 
 
+def ack_rates(log_path: Path) -> dict:
+    """The same rates from the scheduler's own `bound` log lines (the bind's answer arrived):
+    under load the watch delivers binds in bunches, and this shows the binds themselves."""
+    from datetime import datetime
+    ts = []
+    try:
+        for ln in log_path.read_text(errors="replace").splitlines():
+            if " bound " in ln:
+                ts.append(datetime.fromisoformat(ln[:23]).timestamp())
+    except (OSError, ValueError):
+        return {}
+    ts.sort()
+    n = len(ts)
+    if n < 2 or ts[-1] == ts[0]:
+        return {}
+    lo, hi = int(0.1 * (n - 1)), int(0.9 * (n - 1))
+    per_s = [0] * (int(ts[-1] - ts[0]) + 1)
+    for t in ts:
+        per_s[int(t - ts[0])] += 1
+    return {"ack_binds": n, "ack_binds_per_s_first_to_last": round((n - 1) / (ts[-1] - ts[0]), 1),
+            "ack_binds_per_s_steady_10_90": round((hi - lo) / (ts[hi] - ts[lo]), 1) if ts[hi] > ts[lo] else None,
+            "ack_binds_per_second": per_s}
+
+
 def run_once(c: Cluster, a: argparse.Namespace, r: int, label: str, tree: Path | None) -> dict:
     ns = f"sb-{label}-{r}"
     c.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -304,6 +328,8 @@ def run_once(c: Cluster, a: argparse.Namespace, r: int, label: str, tree: Path |
                 os.killpg(sched.pid, signal.SIGKILL)
                 sched.wait()
     w.stop = True
+    log.close()
+    ack = ack_rates(Path(log.name))
     times = sorted(t - t0 for t in w.bound.values())
     n = len(times)
     res: dict = {"run": r, "scheduler": label, "pods": a.pods, "bound": n, "create_backlog_s": round(create_s, 2),
@@ -330,6 +356,7 @@ def run_once(c: Cluster, a: argparse.Namespace, r: int, label: str, tree: Path |
                                  if cpu0.get(k) is not None and cpu1.get(k) is not None},
             "scheduler_start_to_last_bind_s": round(window, 2),
         })
+        res.update(ack)
         if metrics.get("attempt_count"):
             res["mean_scheduling_attempt_ms"] = round(1000 * metrics["attempt_sum_s"] / metrics["attempt_count"], 3)
     print(json.dumps(res), flush=True)
@@ -347,7 +374,8 @@ def run_once(c: Cluster, a: argparse.Namespace, r: int, label: str, tree: Path |
 
 def summarize(runs: list[dict], label: str) -> dict:
     rs = [x for x in runs if x["scheduler"] == label and x.get("binds_per_s_first_to_last")]
-    keys = ("binds_per_s_first_to_last", "binds_per_s_steady_10_90", "binds_per_s_median_of_seconds",
+    keys = ("binds_per_s_first_to_last", "binds_per_s_steady_10_90", "ack_binds_per_s_first_to_last",
+            "ack_binds_per_s_steady_10_90", "binds_per_s_median_of_seconds",
             "first_bind_after_start_s", "scheduler_cpu_ms_per_pod", "scheduler_cpu_ms_per_pod_after_first_bind",
             "mean_scheduling_attempt_ms")
     return {k: statistics.median([x[k] for x in rs if x.get(k) is not None]) for k in keys
