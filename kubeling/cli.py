@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kill": ("kubeling.services.launcher.commands:kill", "SIGKILL one component (failure drill)"),
     "start": ("kubeling.services.launcher.commands:start", "start one component again"),
     "restart": ("kubeling.services.launcher.commands:restart", "restart one component"),
+    "certs": ("kubeling.services.launcher.certs", "write a cluster's CA, certificates, tokens and a kubeconfig per component (kubeadm's certs and kubeconfig phases)"),
     "demo": ("kubeling.services.launcher.demo:main", "failure drills on a running cluster (`demo failover`)"),
 }
 

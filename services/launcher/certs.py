@@ -1,0 +1,130 @@
+"""`kubeling certs`: a cluster's credentials for machines `kubeling up` does not start itself.
+
+What kubeadm's `init phase certs all` and `init phase kubeconfig all` do, for a cluster whose
+components run elsewhere (the `docker compose` cluster runs it as a one-shot init service that
+writes into a volume every other service mounts read-only):
+
+    kubeling certs --dir /etc/kubeling --cluster-name kubeling-compose \\
+        --server https://apiserver:6443 --hosts apiserver,etcd-0,10.240.0.2,10.240.0.10 \\
+        --nodes node-1=10.240.0.21,node-2=10.240.0.22 \\
+        --admin-kubeconfig /out/kubeconfig --admin-server https://127.0.0.1:6443
+
+It lays out `DIR/pki` with `ClusterCredentials` (security.py: the CA, the apiserver's and the
+store's serving certificates for `--hosts`, the store's client certificates, the apiserver's
+kubelet client certificate, a serving certificate per node, the ServiceAccount key pair, the token
+file with one identity per component, the encryption config) and one kubeconfig per identity:
+`DIR/kubeconfig` (kubernetes-admin), `DIR/kubeconfigs/{scheduler,controller-manager,kubelet-<node>}.conf`.
+
+Running it again keeps every key, certificate and token (a restarted cluster keeps its
+credentials and can still decrypt its Secrets) and rewrites a kubeconfig only when its content
+changes (say, another `--admin-server` port). A serving certificate that does not cover a
+`--hosts` entry any more is issued again, as `ensure_kubelet_serving` does for a moved node.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .security import ADMIN, ClusterCredentials, _san_addresses, identity, kubeconfig_yaml
+
+COMPONENTS = ("scheduler", "controller-manager")
+SERVING = ("apiserver", "etcd-server")  # the serving certificates whose SANs are --hosts
+
+
+def parse_nodes(value: str) -> dict[str, str]:
+    """`node-1=10.240.0.21,node-2=...` -> {node: ip}; each node needs its address for the SAN of
+    its kubelet serving certificate (the apiserver dials the node's InternalIP)."""
+    nodes: dict[str, str] = {}
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        name, sep, ip = item.partition("=")
+        if not sep or not name or not ip:
+            raise argparse.ArgumentTypeError(f"expected NODE=IP, got {item!r}")
+        nodes[name] = ip
+    return nodes
+
+
+def parse_hosts(value: str) -> tuple[str, ...]:
+    return tuple(h.strip() for h in value.split(",") if h.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubeling certs", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dir", required=True, type=Path,
+                   help="where to write pki/ and the kubeconfigs (kubeadm's /etc/kubernetes)")
+    p.add_argument("--cluster-name", default="kubernetes", help="the cluster's name in the kubeconfigs")
+    p.add_argument("--server", required=True,
+                   help="the apiserver URL the components use, e.g. https://apiserver:6443 (kubeadm's --control-plane-endpoint)")
+    p.add_argument("--hosts", type=parse_hosts, default=(),
+                   help="extra names and addresses of the apiserver and the store members, comma-separated "
+                        "(kubeadm's --apiserver-cert-extra-sans); 127.0.0.1, localhost and kubernetes.default.svc... are always in")
+    p.add_argument("--nodes", type=parse_nodes, default={},
+                   help="NODE=IP,...: a kubelet identity, kubeconfig and serving certificate per node")
+    p.add_argument("--admin-kubeconfig", type=Path,
+                   help="also write kubernetes-admin's kubeconfig here (e.g. a directory shared with the host)")
+    p.add_argument("--admin-server", help="the apiserver URL in --admin-kubeconfig (default: --server), "
+                                          "e.g. the port the host publishes")
+    return p
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write a private file (0600) unless it already holds `text`; True when written."""
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+    return True
+
+
+def forget_stale_serving(creds: ClusterCredentials, hosts: tuple[str, ...]) -> list[str]:
+    """Remove serving certificates that miss one of `hosts`, so `ensure` issues them again with
+    the same CA (the keys of every other certificate, and the CA, stay)."""
+    stale = []
+    for stem in SERVING:
+        crt = creds.cert(stem)
+        if crt.exists() and not set(hosts) <= _san_addresses(crt.read_bytes()):
+            crt.unlink()
+            creds.key(stem).unlink(missing_ok=True)
+            stale.append(stem)
+    return stale
+
+
+def run(args: argparse.Namespace) -> list[Path]:
+    """Make whatever is missing; return the kubeconfigs written (or rewritten) this time."""
+    creds = ClusterCredentials(args.dir)
+    identities = [ADMIN, *COMPONENTS, *(f"kubelet-{node}" for node in args.nodes)]
+    forget_stale_serving(creds, args.hosts)
+    creds.ensure(args.hosts, identities)
+    for node, ip in args.nodes.items():
+        creds.ensure_kubelet_serving(node, ip)
+    tokens = creds.read_tokens()
+    ca = creds.ca.read_bytes()
+    written = []
+    for key in identities:
+        text = kubeconfig_yaml(args.cluster_name, args.server, ca, identity(key).user, tokens[key])
+        if write_if_changed(creds.kubeconfig(key), text):
+            written.append(creds.kubeconfig(key))
+    if args.admin_kubeconfig:
+        text = kubeconfig_yaml(args.cluster_name, args.admin_server or args.server, ca, identity(ADMIN).user, tokens[ADMIN])
+        if write_if_changed(args.admin_kubeconfig, text):
+            written.append(args.admin_kubeconfig)
+        # The admin's credentials are private (0600), but to the person who made the directory
+        # (e.g. the host user who ran `mkdir .kubeling-compose`), not to root in a container.
+        owner = args.admin_kubeconfig.parent.stat()
+        if (owner.st_uid, owner.st_gid) != (os.getuid(), os.getgid()) and os.getuid() == 0:
+            os.chown(args.admin_kubeconfig, owner.st_uid, owner.st_gid)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    written = run(args)
+    creds = ClusterCredentials(args.dir)
+    print(f"[certs] CA and keys in {creds.pki} (made once, kept)")
+    for path in written:
+        print(f"[kubeconfig] wrote {path}")
+    if args.admin_kubeconfig:
+        print(f"[kubeconfig] kubernetes-admin: {args.admin_kubeconfig} (server {args.admin_server or args.server})")
+    return 0
