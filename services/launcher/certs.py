@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nodes", type=parse_nodes, default={},
                    help="NODE=IP,...: a kubelet identity, kubeconfig and serving certificate per node")
     p.add_argument("--admin-kubeconfig", type=Path,
-                   help="also write kubernetes-admin's kubeconfig here (e.g. a directory shared with the host)")
+                   help="also write kubernetes-admin's kubeconfig here, and the CA as ca.crt beside it "
+                        "(e.g. a directory shared with the host)")
     p.add_argument("--admin-server", help="the apiserver URL in --admin-kubeconfig (default: --server), "
                                           "e.g. the port the host publishes")
     return p
@@ -110,11 +111,17 @@ def run(args: argparse.Namespace) -> list[Path]:
         text = kubeconfig_yaml(args.cluster_name, args.admin_server or args.server, ca, identity(ADMIN).user, tokens[ADMIN])
         if write_if_changed(args.admin_kubeconfig, text):
             written.append(args.admin_kubeconfig)
+        # The CA beside it, public, for `curl --cacert` (the kubeconfig carries it too, as data).
+        ca_copy = args.admin_kubeconfig.parent / "ca.crt"
+        if not ca_copy.exists() or ca_copy.read_bytes() != ca:
+            ca_copy.write_bytes(ca)
+            ca_copy.chmod(0o644)
         # The admin's credentials are private (0600), but to the person who made the directory
         # (e.g. the host user who ran `mkdir .kubeling-compose`), not to root in a container.
         owner = args.admin_kubeconfig.parent.stat()
         if (owner.st_uid, owner.st_gid) != (os.getuid(), os.getgid()) and os.getuid() == 0:
-            os.chown(args.admin_kubeconfig, owner.st_uid, owner.st_gid)
+            for path in (args.admin_kubeconfig, ca_copy):
+                os.chown(path, owner.st_uid, owner.st_gid)
     return written
 
 

@@ -2,7 +2,9 @@
 
 Builds deploy/Dockerfile on the registry-free base image that ../shared/tools/docker-env.sh makes,
 brings docker-compose.yml up under a project name of its own (its own node subnet, apiserver port
-and NodePort window, so it never meets a cluster someone else runs), then: 3 nodes Ready; a
+and NodePort window, so it never meets a cluster someone else runs), then: the secure default (the
+`certs` init service's kubeconfig is HTTPS with the cluster CA; an anonymous request gets 401; the
+store refuses clients without a cluster certificate); 3 nodes Ready; a
 Deployment behind a NodePort answers on 127.0.0.1:<nodePort>; a pod on one node reaches pods on
 the others (host-gw routes); `compose kill node-2` and, with drill timings, its pods come back on
 the other nodes while the NodePort keeps answering. `compose down -v` always runs, and touches
@@ -19,7 +21,9 @@ import os
 import shlex
 import shutil
 import socket
+import ssl
 import subprocess
+import urllib.error
 import time
 import urllib.request
 import uuid
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.procs import wait_until
 
@@ -188,9 +193,38 @@ def http_get(url: str) -> str:
         return r.read().decode()
 
 
+def anonymous_status(url: str, cafile: Path) -> int:
+    """The HTTP status of a request without credentials, the server checked against the cluster CA."""
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=ssl.create_default_context(cafile=str(cafile))) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def test_compose_cluster_survives_a_node_kill(cluster: Cluster) -> None:
     c = cluster
-    wait_until(c.kubeconfig.exists, timeout=60, interval=0.5, what="the kubeconfig service to write the kubeconfig")
+    wait_until(c.kubeconfig.exists, timeout=60, interval=0.5, what="the certs service to write the kubeconfig")
+    # the secure default: kubernetes-admin's kubeconfig names the published HTTPS port and carries the CA
+    kcfg = yaml.safe_load(c.kubeconfig.read_text())
+    assert kcfg["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{c.env['KUBELING_API_PORT']}"
+    assert kcfg["clusters"][0]["cluster"]["certificate-authority-data"]
+    assert c.kubeconfig.stat().st_mode & 0o777 == 0o600
+    api = f"https://127.0.0.1:{c.env['KUBELING_API_PORT']}"
+    wait_until(lambda: anonymous_status(api + "/readyz", c.kubeconfig.parent / "ca.crt") == 200,
+               timeout=120, interval=0.5, what="the apiserver ready over HTTPS (its certificate valid for 127.0.0.1)")
+    assert anonymous_status(api + "/api/v1/namespaces", c.kubeconfig.parent / "ca.crt") == 401
+    assert c.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}") == "kubernetes-admin"
+    # the store: only clients with a certificate of the cluster CA (the apiserver's) get in
+    pki = "/etc/kubeling/pki"
+    no_cert = c.run("exec", "-T", "etcd-0", "curl", "-sS", "-m", "5", "--cacert", f"{pki}/ca.crt",
+                    "https://127.0.0.1:2379/health", check=False)
+    assert no_cert.returncode != 0, no_cert.stdout
+    with_cert = c.run("exec", "-T", "etcd-0", "curl", "-fsS", "-m", "5", "--cacert", f"{pki}/ca.crt",
+                      "--cert", f"{pki}/healthcheck-client.crt", "--key", f"{pki}/healthcheck-client.key",
+                      "https://127.0.0.1:2379/health")
+    assert '"health"' in with_cert.stdout
+    phase("secure default checked")
     wait_until(lambda: sorted(n["metadata"]["name"] for n in c.get("nodes")["items"] if node_ready(n))
                == ["node-1", "node-2", "node-3"], timeout=120, interval=1, what="3 nodes Ready")
     phase("3 nodes Ready")
@@ -202,6 +236,9 @@ def test_compose_cluster_survives_a_node_kill(cluster: Cluster) -> None:
     pods = wait_until(lambda: (p := running_pods(c, "app=web")) and len({x["spec"]["nodeName"] for x in p}) == 3 and p,
                       timeout=90, interval=1, what="3 web pods Running, one per node")
     phase("3 web pods Running")
+    # apiserver -> kubelet over HTTPS: its client certificate, each node's serving certificate for its address
+    for p in pods:
+        c.kubectl("logs", p["metadata"]["name"])
     node_port = c.get("service", "web")["spec"]["ports"][0]["nodePort"]
     body = wait_until(lambda: http_get(f"http://127.0.0.1:{node_port}/"), timeout=30, interval=0.5,
                       what=f"NodePort {node_port} answering on 127.0.0.1")
