@@ -4,7 +4,7 @@
   python bench/cluster_bench.py scale --replicas 1000 --hollow 12
   python bench/cluster_bench.py sched --hollow 100 --burst 500 --rate 20 --seconds 30
 
-Every mode starts its own cluster (`kubeling up -d --name cb-<mode>-<pid>`, KUBELING_HOME in a
+Every mode starts its own cluster (`kubeling up -d --tls=false --name cb-<mode>-<pid>`, KUBELING_HOME in a
 temporary directory) and, for the hollow-node modes, one `kubeling node --hollow-nodes N` process
 on 127.0.60.1; it stops what it started (`kubeling down --purge`, the hollow process by its PID)
 on success, error and SIGTERM. The API is read over plain HTTP from the cluster's kubeconfig.
