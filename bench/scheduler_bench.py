@@ -4,6 +4,7 @@
   python bench/scheduler_bench.py --nodes 1000 --variant hollow --agents 4 --runs 3 --pods 1000
   python bench/scheduler_bench.py --nodes 1000 --variant bare --runs 3 --pods 1000
   python bench/scheduler_bench.py ... --baseline <commit>   # also run that commit's scheduler, alternating
+  python bench/scheduler_bench.py --cycle-only 1000 300      # the scheduling cycle alone, in-process CPU per pod
 
 As scheduler_perf measures it: a backlog of pending pods is created while no scheduler runs,
 then a scheduler process is started and the binds are timed through a pod watch. One cluster
@@ -382,7 +383,36 @@ def summarize(runs: list[dict], label: str) -> dict:
             if any(x.get(k) is not None for x in rs)} | {"runs": len(rs)}
 
 
+def cycle_only(nodes: int, pods: int) -> None:
+    """The scheduling cycle alone, in this process: `pods` identical pods (100m/100Mi, a
+    nodeSelector) onto `nodes` synthetic nodes through the framework and the cache, one after
+    another with each assumed, as the loop does. Prints CPU time (process_time) per pod. Which
+    scheduler code runs is whatever `kubeling` imports (PYTHONPATH=<exported tree> to pick one)."""
+    import random
+    from kubeling.services.scheduler.cache import Cache
+    from kubeling.services.scheduler.framework.runtime import Framework
+    cache = Cache()
+    alloc = {"cpu": "4", "memory": "8Gi", "pods": "110"}
+    for i in range(nodes):
+        cache.add_or_update_node({"metadata": {"name": f"n-{i}", "labels": {"kubernetes.io/hostname": f"n-{i}", "b": "x"}},
+                                  "spec": {}, "status": {"allocatable": alloc, "capacity": alloc}})
+    fw, rng = Framework(), random.Random(1)
+    t = time.process_time()
+    for i in range(pods):
+        pod = {"metadata": {"name": f"p-{i}", "namespace": "default", "uid": str(i)},
+               "spec": {"nodeSelector": {"b": "x"}, "containers": [
+                   {"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}}}]}}
+        node, _ = fw.schedule(pod, cache.snapshot(), rng)
+        cache.assume(pod, node)
+    dt = time.process_time() - t
+    print(json.dumps({"nodes": nodes, "pods": pods, "cpu_ms_per_pod": round(1000 * dt / pods, 3),
+                      "pods_per_cpu_second": round(pods / dt), "loadavg": loadavg()}))
+
+
 def main() -> None:
+    if len(sys.argv) >= 2 and sys.argv[1] == "--cycle-only":
+        cycle_only(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 300)
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, default=100)
     ap.add_argument("--variant", choices=["hollow", "bare"], default="hollow")
