@@ -26,7 +26,13 @@ import argparse
 import os
 from pathlib import Path
 
-from .security import ADMIN, ClusterCredentials, _san_addresses, identity, kubeconfig_yaml
+from .security import (
+    ADMIN,
+    ClusterCredentials,
+    _san_addresses,
+    identity,
+    kubeconfig_yaml,
+)
 
 COMPONENTS = ("scheduler", "controller-manager")
 SERVING = ("apiserver", "etcd-server")  # the serving certificates whose SANs are --hosts

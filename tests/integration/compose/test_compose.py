@@ -23,8 +23,8 @@ import shutil
 import socket
 import ssl
 import subprocess
-import urllib.error
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator

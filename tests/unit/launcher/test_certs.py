@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
-
-from kubeling.cli import main as kubeling
 from kubeling.services.launcher.certs import parse_nodes
 from kubeling.services.launcher.security import ClusterCredentials, _san_addresses
 from kubeling.shared.kubeconfig import parse
+
+from kubeling.cli import main as kubeling
 
 REPO = Path(__file__).resolve().parents[3]
 HOSTS = "apiserver,10.240.0.2,etcd-0,10.240.0.10"
