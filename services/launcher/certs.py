@@ -15,6 +15,14 @@ kubelet client certificate, a serving certificate per node, the ServiceAccount k
 file with one identity per component, the encryption config) and one kubeconfig per identity:
 `DIR/kubeconfig` (kubernetes-admin), `DIR/kubeconfigs/{scheduler,controller-manager,kubelet-<node>}.conf`.
 
+`--export COMPONENT=DIR` (repeatable) copies to DIR, in the same layout, only the files that
+component's flags name, as kubeadm leaves on each machine only what runs there: `etcd` (its
+serving certificate, the CA, and healthcheck-client for etcdctl), `apiserver` (its certificates,
+tokens, ServiceAccount keys, encryption config, store and kubelet client certificates; not the
+CA key, not the admin's), `scheduler` and `controller-manager` (their kubeconfig), `kubelet-<node>`
+(its kubeconfig, its serving certificate, the CA). Mounted at DIR's place, each container sees the
+paths `ClusterCredentials` gives for DIR and nothing more.
+
 Running it again keeps every key, certificate and token (a restarted cluster keeps its
 credentials and can still decrypt its Secrets) and rewrites a kubeconfig only when its content
 changes (say, another `--admin-server` port). A serving certificate that does not cover a
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
 
 from .security import (
@@ -50,6 +59,13 @@ def parse_nodes(value: str) -> dict[str, str]:
     return nodes
 
 
+def parse_exports(value: str) -> tuple[str, Path]:
+    name, sep, directory = value.partition("=")
+    if not sep or not name or not directory:
+        raise argparse.ArgumentTypeError(f"expected COMPONENT=DIR, got {value!r}")
+    return name, Path(directory)
+
+
 def parse_hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip() for h in value.split(",") if h.strip())
 
@@ -71,7 +87,42 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. a directory shared with the host)")
     p.add_argument("--admin-server", help="the apiserver URL in --admin-kubeconfig (default: --server), "
                                           "e.g. the port the host publishes")
+    p.add_argument("--export", type=parse_exports, action="append", default=[], metavar="COMPONENT=DIR",
+                   help="copy only what COMPONENT (etcd, apiserver, scheduler, controller-manager, kubelet-<node>) "
+                        "needs to DIR, same layout; repeatable")
     return p
+
+
+def bundle(creds: ClusterCredentials, component: str, nodes: dict[str, str]) -> list[Path]:
+    """The files `component` reads: those its ClusterCredentials flags name, and its kubeconfig."""
+    root = creds.root.resolve()
+
+    def named(args: list[str]) -> list[Path]:
+        return [Path(a) for a in args if Path(a).is_absolute() and Path(a).resolve().is_relative_to(root)]
+
+    if component == "etcd":
+        return named(creds.etcd_args()) + [Path(p) for p in creds.store_client()[1]]
+    if component == "apiserver":
+        return named(creds.apiserver_args() + creds.kubelet_apiserver_args())
+    if component in COMPONENTS:
+        return [creds.kubeconfig(component)]
+    node = component.removeprefix("kubelet-")
+    if component.startswith("kubelet-") and node in nodes:
+        return [creds.kubeconfig(component), *named(creds.kubelet_args(node, nodes[node]))]
+    raise SystemExit(f"kubeling certs: --export {component}: not etcd, apiserver, scheduler, "
+                     f"controller-manager or kubelet-<node> of --nodes")
+
+
+def export(creds: ClusterCredentials, component: str, target: Path, nodes: dict[str, str]) -> None:
+    """Copy `component`'s files to `target` in the same layout, keeping their modes; files that
+    are already identical are left alone."""
+    root = creds.root.resolve()
+    for src in dict.fromkeys(bundle(creds, component, nodes)):
+        dst = target / src.resolve().relative_to(root)
+        if dst.exists() and dst.read_bytes() == src.read_bytes():
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -128,6 +179,8 @@ def run(args: argparse.Namespace) -> list[Path]:
         if (owner.st_uid, owner.st_gid) != (os.getuid(), os.getgid()) and os.getuid() == 0:
             for path in (args.admin_kubeconfig, ca_copy):
                 os.chown(path, owner.st_uid, owner.st_gid)
+    for component, target in args.export:
+        export(creds, component, target, args.nodes)
     return written
 
 

@@ -4,7 +4,8 @@ Builds deploy/Dockerfile on the registry-free base image that ../shared/tools/do
 brings docker-compose.yml up under a project name of its own (its own node subnet, apiserver port
 and NodePort window, so it never meets a cluster someone else runs), then: the secure default (the
 `certs` init service's kubeconfig is HTTPS with the cluster CA; an anonymous request gets 401; the
-store refuses clients without a cluster certificate); 3 nodes Ready; a
+store refuses clients without a cluster certificate; a node holds only its own credentials); 3
+nodes Ready; a
 Deployment behind a NodePort answers on 127.0.0.1:<nodePort>; a pod on one node reaches pods on
 the others (host-gw routes); `compose kill node-2` and, with drill timings, its pods come back on
 the other nodes while the NodePort keeps answering. `compose down -v` always runs, and touches
@@ -224,6 +225,10 @@ def test_compose_cluster_survives_a_node_kill(cluster: Cluster) -> None:
                       "--cert", f"{pki}/healthcheck-client.crt", "--key", f"{pki}/healthcheck-client.key",
                       "https://127.0.0.1:2379/health")
     assert '"health"' in with_cert.stdout
+    # a node holds only its own credentials: no CA key, no admin, no other node's
+    files = c.run("exec", "-T", "node-1", "find", "/etc/kubeling", "-type", "f").stdout.split()
+    assert sorted(files) == ["/etc/kubeling/kubeconfigs/kubelet-node-1.conf", "/etc/kubeling/pki/ca.crt",
+                             "/etc/kubeling/pki/kubelet-node-1-server.crt", "/etc/kubeling/pki/kubelet-node-1-server.key"]
     phase("secure default checked")
     wait_until(lambda: sorted(n["metadata"]["name"] for n in c.get("nodes")["items"] if node_ready(n))
                == ["node-1", "node-2", "node-3"], timeout=120, interval=1, what="3 nodes Ready")

@@ -86,6 +86,18 @@ def test_new_hosts_reissue_only_the_serving_certificates(tmp_path: Path) -> None
     assert issuer == x509.load_pem_x509_certificate(creds.ca.read_bytes()).subject  # the same CA
 
 
+def test_export_copies_only_what_a_component_reads(tmp_path: Path) -> None:
+    certs(tmp_path, "--export", f"kubelet-node-1={tmp_path}/n1", "--export", f"apiserver={tmp_path}/api")
+    n1 = {str(p.relative_to(tmp_path / "n1")) for p in (tmp_path / "n1").rglob("*") if p.is_file()}
+    assert n1 == {"kubeconfigs/kubelet-node-1.conf", "pki/ca.crt", "pki/kubelet-node-1-server.crt",
+                  "pki/kubelet-node-1-server.key"}
+    api = {p.name for p in (tmp_path / "api" / "pki").iterdir()}
+    assert "tokens.csv" in api and "sa.key" in api and "ca.key" not in api and "admin.key" not in api
+    assert (tmp_path / "api" / "pki" / "sa.key").stat().st_mode & 0o777 == 0o600  # modes kept
+    with pytest.raises(SystemExit, match="kubelet-node-9"):
+        certs(tmp_path, "--export", f"kubelet-node-9={tmp_path}/n9")
+
+
 def test_parse_nodes_refuses_entries_without_address() -> None:
     assert parse_nodes("node-1=10.0.0.1, node-2=10.0.0.2") == {"node-1": "10.0.0.1", "node-2": "10.0.0.2"}
     with pytest.raises(Exception, match="NODE=IP"):
@@ -113,7 +125,11 @@ def test_compose_passes_the_flags_kubeling_up_passes(tmp_path: Path) -> None:
     root = tmp_path / "etc-kubeling"
     argv = [*certs_cmd[:dir_at], str(root), *certs_cmd[dir_at + 1:]]
     argv[argv.index("--admin-kubeconfig") + 1] = str(tmp_path / "out" / "kubeconfig")
+    argv = [a.replace("=/export/", f"={tmp_path}/export/") for a in argv]
     assert kubeling(argv) == 0
+    # where each volume the certs service fills is, here
+    volumes = {v.split(":")[0]: Path(v.split(":")[1].replace("/export/", f"{tmp_path}/export/"))
+               for v in services["certs"]["volumes"] if v.split(":")[1].startswith("/export/")}
     creds = ClusterCredentials(root)
 
     def in_container(args: list[str]) -> list[str]:
@@ -138,11 +154,21 @@ def test_compose_passes_the_flags_kubeling_up_passes(tmp_path: Path) -> None:
         assert contains_in_order(cmd, in_container(creds.kubelet_args(f"node-{i}", ip, healthz_port=10248)))
         assert ip in _san_addresses(creds.cert(f"kubelet-node-{i}-server").read_bytes())
         assert "10248" in " ".join(services[f"node-{i}"]["healthcheck"]["test"])
-    # every service but the init one waits for it and mounts the credentials read-only
+    # every service but the init one waits for it and mounts, read-only, a volume holding exactly
+    # the files its command names: no CA key, no one else's credentials
     for name, svc in services.items():
-        if name != "certs":
-            assert svc["depends_on"]["certs"] == {"condition": "service_completed_successfully"}, name
-            assert "pki:/etc/kubeling:ro" in svc["volumes"], name
+        if name == "certs":
+            continue
+        assert svc["depends_on"]["certs"] == {"condition": "service_completed_successfully"}, name
+        (mount,) = [v for v in svc["volumes"] if ":/etc/kubeling" in v]
+        volume, _, mode = mount.split(":")
+        assert mode == "ro", name
+        have = {str(p.relative_to(volumes[volume])) for p in volumes[volume].rglob("*") if p.is_file()}
+        named = {a.removeprefix("/etc/kubeling/") for a in svc["command"] if a.startswith("/etc/kubeling/")}
+        assert named <= have, (name, named - have)
+        extra = {"pki/healthcheck-client.crt", "pki/healthcheck-client.key"} if name.startswith("etcd-") else set()
+        assert have == named | extra, (name, have - named)
+        assert "pki/ca.key" not in have and "kubeconfig" not in have, name
     # the store's clients reach members by name: the store's certificate must cover the names
     servers = next(a for a in api if a.startswith("--etcd-servers=")).removeprefix("--etcd-servers=")
     for url in servers.split(","):
