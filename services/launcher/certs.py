@@ -1,13 +1,14 @@
 """`kubeling certs`: a cluster's credentials for machines `kubeling up` does not start itself.
 
 What kubeadm's `init phase certs all` and `init phase kubeconfig all` do, for a cluster whose
-components run elsewhere (the `docker compose` cluster runs it as a one-shot init service that
-writes into a volume every other service mounts read-only):
+components run elsewhere (the `docker compose` cluster runs it as a one-shot init service, which
+hands each other service a read-only volume with its own share, see `--export`):
 
     kubeling certs --dir /etc/kubeling --cluster-name kubeling-compose \\
         --server https://apiserver:6443 --hosts apiserver,etcd-0,10.240.0.2,10.240.0.10 \\
         --nodes node-1=10.240.0.21,node-2=10.240.0.22 \\
-        --admin-kubeconfig /out/kubeconfig --admin-server https://127.0.0.1:6443
+        --admin-kubeconfig /out/kubeconfig --admin-server https://127.0.0.1:6443 \\
+        --export kubelet-node-1=/export/node-1
 
 It lays out `DIR/pki` with `ClusterCredentials` (security.py: the CA, the apiserver's and the
 store's serving certificates for `--hosts`, the store's client certificates, the apiserver's
