@@ -95,8 +95,10 @@ class Cluster:
 
     def up(self) -> None:
         self.started = True
-        # a generous stage timeout: on a loaded machine node-1 may take more than the default 60 s to be Ready
-        sh("kubeling", "up", "-d", "--name", self.name, "--nodes", "1", "--timeout", "300", env=self.env, timeout=1300)
+        # a generous stage timeout: on a loaded machine node-1 may take more than the default 60 s to be Ready.
+        # Plain HTTP (the bench reads the API with urllib, no credentials): --tls=false where `up` has TLS.
+        tls = ["--tls=false"] if "--tls" in sh("kubeling", "up", "--help", env=self.env, check=False) else []
+        sh("kubeling", "up", "-d", "--name", self.name, "--nodes", "1", "--timeout", "300", *tls, env=self.env, timeout=1300)
         self.kubeconfig = sh("kubeling", "kubeconfig", "--name", self.name, env=self.env).strip().splitlines()[-1]
         self.env["KUBECONFIG"] = self.kubeconfig
         txt = Path(self.kubeconfig).read_text()
