@@ -71,10 +71,7 @@ class CertificateAuthority:
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=CA_DAYS))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=True,
-                                             crl_sign=True, content_commitment=False, data_encipherment=False,
-                                             key_agreement=False, encipher_only=False, decipher_only=False),
-                               critical=True)
+                .add_extension(_key_usage(ca=True), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
         return cls(cert, key)
@@ -107,15 +104,19 @@ class CertificateAuthority:
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
              .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-             .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=False,
-                                          crl_sign=False, content_commitment=False, data_encipherment=False,
-                                          key_agreement=False, encipher_only=False, decipher_only=False),
-                            critical=True)
+             .add_extension(_key_usage(ca=False), critical=True)
              .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False))
         if hosts:
             b = b.add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
         return KeyPair(cert_pem(b.sign(self.key, hashes.SHA256())), key_pem(key))
+
+
+def _key_usage(ca: bool) -> x509.KeyUsage:
+    """kubeadm's key usages: signing (and, for the CA, certificates and CRLs)."""
+    return x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=ca, crl_sign=ca,
+                         content_commitment=False, data_encipherment=False, key_agreement=False,
+                         encipher_only=False, decipher_only=False)
 
 
 def _san(host: str) -> x509.GeneralName:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from .rawhttp import RawHTTPClient, RawHTTPError
+from kubeling.shared.rawhttp import RawHTTPClient, RawHTTPError
 
 log = logging.getLogger("apiserver.storage")
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kubeling.services.apiserver.storage.rawhttp import RawHTTPClient, RawHTTPError
+from kubeling.shared.rawhttp import RawHTTPClient, RawHTTPError
 
 RESPONSES = {
     "/len": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"len\"}",
