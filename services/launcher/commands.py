@@ -128,7 +128,7 @@ def how_to_use(cdir: ClusterDir, plan: Plan) -> str:
         endpoints = ",".join(plan.store_urls)  # etcdctl assumes http:// without a scheme  # as on a kubeadm control-plane node: the admin's client certificate, the cluster CA
         pki = creds.pki
         curl = f"curl --cacert {pki}/ca.crt --cert {pki}/admin.crt --key {pki}/admin.key {plan.api_url}/api/v1/namespaces/default/pods"
-        etcdctl = (f"kubeling etcdctl --endpoints {endpoints} --cacert {pki}/ca.crt --cert {pki}/healthcheck-client.crt "
+        etcdctl = (f"kubeling etcdctl --endpoints {endpoints} --cacert {pki}/etcd-ca.crt --cert {pki}/healthcheck-client.crt "
                    f"--key {pki}/healthcheck-client.key get /registry --prefix --keys-only")
         secured = "Secured as kubeadm does: TLS, Node,RBAC, one identity per component, Secrets encrypted at rest.\n"
     else:

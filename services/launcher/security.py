@@ -1,9 +1,11 @@
 """A launched cluster's credentials, laid out as kubeadm lays out /etc/kubernetes.
 
 `kubeling up` is safe by default, as a kubeadm cluster is:
-- one CA (`pki/ca.crt`) signs the apiserver's serving certificate, the store members' serving
-  certificates and the client certificates that the store's `--client-cert-auth` accepts (the
-  apiserver's `apiserver-etcd-client`, and `healthcheck-client` for `kubeling status`);
+- one CA (`pki/ca.crt`) signs the apiserver's serving certificate, the kubelets' and the client
+  certificates of the API (the admin's `admin.crt`, the apiserver's `apiserver-kubelet-client`);
+- the store has its own CA (`pki/etcd-ca.crt`, kubeadm's `pki/etcd/ca.crt`): it signs the store
+  members' serving certificate and the only client certificates the store's `--client-cert-auth`
+  accepts: the apiserver's `apiserver-etcd-client`, and `healthcheck-client` for `kubeling status`;
 - every component has its own kubeconfig with its own identity, so RBAC and the Node authorizer
   give it only the rights it needs: `admin.conf` (kubernetes-admin in system:masters, for kubectl),
   `scheduler.conf` (system:kube-scheduler), `controller-manager.conf`
@@ -33,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kubeling.shared.pki import CertificateAuthority
 
 ADMIN = "admin"
+ETCD_CA_SIGNED = ("etcd-server", "apiserver-etcd-client", "healthcheck-client")
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KUBELET_CLIENT = "apiserver-kubelet-client"
 # kubeadm (before 1.29) put this certificate in system:masters; since then in kubeadm:cluster-admins,
@@ -78,6 +81,10 @@ class ClusterCredentials:
         return self.pki / f"{stem}.key"
 
     @property
+    def etcd_ca(self) -> Path:
+        return self.pki / "etcd-ca.crt"
+
+    @property
     def tokens(self) -> Path:
         return self.pki / "tokens.csv"
 
@@ -98,6 +105,16 @@ class ClusterCredentials:
         else:
             ca = CertificateAuthority.create("kubernetes")
             ca.keypair().write(self.pki, "ca")
+        # The store's own CA, as kubeadm's /etc/kubernetes/pki/etcd/ca.crt: the store trusts only
+        # certificates it signed, which only the apiserver and the health checks hold - not the
+        # admin or anything else the cluster CA signs.
+        if self.etcd_ca.exists():
+            etcd_ca = CertificateAuthority.load(self.etcd_ca, self.key("etcd-ca"))
+        else:
+            etcd_ca = CertificateAuthority.create("etcd-ca")
+            etcd_ca.keypair().write(self.pki, "etcd-ca")
+            for stem in ETCD_CA_SIGNED:  # made by an older kubeling with the cluster CA: issue again
+                self.cert(stem).unlink(missing_ok=True)
         sans = tuple(dict.fromkeys(("127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
                                     "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", *hosts)))
         issue = {
@@ -111,7 +128,7 @@ class ClusterCredentials:
         }
         for stem, spec in issue.items():
             if not self.cert(stem).exists():
-                ca.issue(**spec).write(self.pki, stem)  # type: ignore[arg-type]
+                (etcd_ca if stem in ETCD_CA_SIGNED else ca).issue(**spec).write(self.pki, stem)  # type: ignore[arg-type]
         if not self.key("sa").exists():
             sa = ec.generate_private_key(ec.SECP256R1())
             self.key("sa").touch(mode=0o600)
@@ -155,7 +172,7 @@ class ClusterCredentials:
     # --- command lines -----------------------------------------------------------------------
     def etcd_args(self) -> list[str]:
         return ["--cert-file", str(self.cert("etcd-server")), "--key-file", str(self.key("etcd-server")),
-                "--trusted-ca-file", str(self.ca), "--client-cert-auth"]
+                "--trusted-ca-file", str(self.etcd_ca), "--client-cert-auth"]
 
     def apiserver_args(self) -> list[str]:
         return [
@@ -165,7 +182,7 @@ class ClusterCredentials:
             "--service-account-issuer", SA_ISSUER, "--service-account-key-file", str(self.pki / "sa.pub"),
             "--service-account-signing-key-file", str(self.key("sa")),
             "--encryption-provider-config", str(self.encryption_config),
-            "--etcd-cafile", str(self.ca), "--etcd-certfile", str(self.cert("apiserver-etcd-client")),
+            "--etcd-cafile", str(self.etcd_ca), "--etcd-certfile", str(self.cert("apiserver-etcd-client")),
             "--etcd-keyfile", str(self.key("apiserver-etcd-client")),
         ]
 
@@ -197,7 +214,7 @@ class ClusterCredentials:
 
     def store_client(self) -> tuple[str, tuple[str, str]]:
         """(CA, (cert, key)) for the launcher's own store health checks."""
-        return str(self.ca), (str(self.cert("healthcheck-client")), str(self.key("healthcheck-client")))
+        return str(self.etcd_ca), (str(self.cert("healthcheck-client")), str(self.key("healthcheck-client")))
 
 
 def _san_addresses(pem: bytes) -> set[str]:

@@ -216,12 +216,12 @@ def test_compose_cluster_survives_a_node_kill(cluster: Cluster) -> None:
                timeout=120, interval=0.5, what="the apiserver ready over HTTPS (its certificate valid for 127.0.0.1)")
     assert anonymous_status(api + "/api/v1/namespaces", c.kubeconfig.parent / "ca.crt") == 401
     assert c.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}") == "kubernetes-admin"
-    # the store: only clients with a certificate of the cluster CA (the apiserver's) get in
+    # the store: only clients with a certificate of the store's own CA (the apiserver's) get in
     pki = "/etc/kubeling/pki"
-    no_cert = c.run("exec", "-T", "etcd-0", "curl", "-sS", "-m", "5", "--cacert", f"{pki}/ca.crt",
+    no_cert = c.run("exec", "-T", "etcd-0", "curl", "-sS", "-m", "5", "--cacert", f"{pki}/etcd-ca.crt",
                     "https://127.0.0.1:2379/health", check=False)
     assert no_cert.returncode != 0, no_cert.stdout
-    with_cert = c.run("exec", "-T", "etcd-0", "curl", "-fsS", "-m", "5", "--cacert", f"{pki}/ca.crt",
+    with_cert = c.run("exec", "-T", "etcd-0", "curl", "-fsS", "-m", "5", "--cacert", f"{pki}/etcd-ca.crt",
                       "--cert", f"{pki}/healthcheck-client.crt", "--key", f"{pki}/healthcheck-client.key",
                       "https://127.0.0.1:2379/health")
     assert '"health"' in with_cert.stdout

@@ -115,8 +115,12 @@ def test_etcdctl_in_the_etcd_pod_talks_to_its_own_member(cluster):
     args = ("get", "/registry/namespaces", "--prefix", "--keys-only")
     inside = kubectl(env, "exec", f"etcd-1-{NODE}", "-n", "kube-system", "--", "etcdctl", *args)
     pki = os.path.join(env["KUBELING_HOME"], NAME, "pki")  # the store admits certificate holders only
-    outside = kubeling(env, "etcdctl", "--endpoints", member, f"--cacert={pki}/ca.crt",
+    outside = kubeling(env, "etcdctl", "--endpoints", member, f"--cacert={pki}/etcd-ca.crt",
                        f"--cert={pki}/healthcheck-client.crt", f"--key={pki}/healthcheck-client.key", *args)
+    # the admin's certificate is the cluster CA's, not the store's: the store refuses it
+    admin = kubeling(env, "etcdctl", "--endpoints", member, f"--cacert={pki}/etcd-ca.crt", "--command-timeout=2s",
+                     f"--cert={pki}/admin.crt", f"--key={pki}/admin.key", *args, check=False)
+    assert admin.returncode != 0 and "/registry" not in admin.stdout
     assert inside.stdout == outside.stdout and inside.stdout
     status = kubectl(env, "exec", f"etcd-1-{NODE}", "-n", "kube-system", "--", "etcdctl", "endpoint", "status")
     assert status.stdout.split(",")[0] == member, status.stdout  # the local member, not etcd-0

@@ -47,3 +47,27 @@ def test_kubeconfig_carries_identity_and_trust(tmp_path):
     assert isinstance(cfg.verify, ssl.SSLContext) or cfg.verify not in (True, False)
     assert identity("controller-manager").user == "system:kube-controller-manager"
     assert creds.kubeconfig("admin") == tmp_path / "kubeconfig"
+
+
+def test_the_store_has_its_own_ca_that_signs_only_what_may_reach_it(tmp_path):
+    creds = ClusterCredentials(tmp_path)
+    creds.ensure(("127.0.1.1",), ["admin"])
+    etcd_ca = x509.load_pem_x509_certificate(creds.etcd_ca.read_bytes())
+    ca = x509.load_pem_x509_certificate(creds.ca.read_bytes())
+    for stem in ("etcd-server", "apiserver-etcd-client", "healthcheck-client"):
+        x509.load_pem_x509_certificate(creds.cert(stem).read_bytes()).verify_directly_issued_by(etcd_ca)
+    for stem in ("admin", "apiserver", "apiserver-kubelet-client"):
+        cert = x509.load_pem_x509_certificate(creds.cert(stem).read_bytes())
+        cert.verify_directly_issued_by(ca)
+        assert cert.issuer != etcd_ca.subject
+    args = creds.etcd_args()
+    assert args[args.index("--trusted-ca-file") + 1] == str(creds.etcd_ca)
+    api = creds.apiserver_args()
+    assert api[api.index("--etcd-cafile") + 1] == str(creds.etcd_ca)
+    # a PKI made before the store had its own CA gets its store certificates issued again
+    creds.etcd_ca.unlink()
+    old = creds.cert("healthcheck-client").read_bytes()
+    creds.ensure(("127.0.1.1",), ["admin"])
+    assert creds.cert("healthcheck-client").read_bytes() != old
+    x509.load_pem_x509_certificate(creds.cert("healthcheck-client").read_bytes()).verify_directly_issued_by(
+        x509.load_pem_x509_certificate(creds.etcd_ca.read_bytes()))
