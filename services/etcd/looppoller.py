@@ -18,7 +18,9 @@ import functools
 import logging
 from collections.abc import Callable
 
+from pysyncobj.monotonic import monotonic as monotonicTime
 from pysyncobj.poller import POLL_EVENT_TYPE, Poller
+from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
 log = logging.getLogger("etcd.raft")
@@ -58,11 +60,31 @@ class LoopPoller(Poller):
 
 
 class LoopTransport(TCPTransport):
-    """pysyncobj's TCP transport, with the event-loop poller installed before it opens anything."""
+    """pysyncobj's TCP transport, with the event-loop poller installed before it opens anything.
 
-    def __init__(self, poller: LoopPoller, syncObj, selfNode, otherNodes) -> None:  # noqa: N803
+    `dial` maps a member's address to where to connect instead (the local end of peertls.py's
+    TLS relay); members keep their advertised addresses as identities."""
+
+    def __init__(self, poller: LoopPoller, dial: dict[str, tuple[str, int]] | None, syncObj, selfNode,  # noqa: N803
+                 otherNodes) -> None:  # noqa: N803
         syncObj._poller = poller
+        self._dial = dial or {}
         super().__init__(syncObj, selfNode, otherNodes)
+
+    def _connectIfNecessarySingle(self, node):  # noqa: N802 (pysyncobj's name)
+        target = self._dial.get(node.address)
+        if target is None:
+            return super()._connectIfNecessarySingle(node)
+        # pysyncobj's own logic, with the relay's local address dialled instead of the member's
+        if node in self._connections and self._connections[node].state != CONNECTION_STATE.DISCONNECTED:
+            return True
+        if not self._shouldConnect(node):
+            return False
+        if node in self._lastConnectAttempt and \
+                monotonicTime() - self._lastConnectAttempt[node] < self._syncObj.conf.connectionRetryTime:
+            return False
+        self._lastConnectAttempt[node] = monotonicTime()
+        return self._connections[node].connect(*target)
 
 
 class LoopTicker:
@@ -79,9 +101,9 @@ class LoopTicker:
         self._timer: asyncio.TimerHandle | None = None
         self.poller = LoopPoller(loop, self.soon)
 
-    def transport_class(self):
+    def transport_class(self, dial: dict[str, tuple[str, int]] | None = None):
         """What to pass as SyncObj's transportClass."""
-        return functools.partial(LoopTransport, self.poller)
+        return functools.partial(LoopTransport, self.poller, dial)
 
     def start(self, sync) -> None:
         self.sync = sync

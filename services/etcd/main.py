@@ -27,6 +27,7 @@ from kubeling.shared import log as klog
 from kubeling.shared.flags import boolean
 
 from .members import Cluster, parse_initial_cluster, split_urls, url_hostport
+from .peertls import PeerTLSFiles
 from .raftnode import RaftSettings
 from .server import EtcdServer, ServerOptions, parse_duration
 
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen-metrics-urls", default="",
                    help="comma-separated plain-HTTP URLs serving only /health, /livez, /readyz, /metrics and /version "
                         "(no client certificate needed; for probes and monitoring)")
+    p.add_argument("--peer-cert-file", help="TLS certificate for https:// peer URLs (served and presented to other members)")
+    p.add_argument("--peer-key-file", help="private key of --peer-cert-file")
+    p.add_argument("--peer-trusted-ca-file", help="CA bundle the other members' peer certificates must chain to")
+    p.add_argument("--peer-client-cert-auth", type=boolean, nargs="?", const=True, default=False,
+                   help="accept Raft connections only from members presenting a certificate of --peer-trusted-ca-file")
     p.add_argument("--cert-file", help="TLS certificate served on https:// client URLs")
     p.add_argument("--key-file", help="private key of --cert-file")
     p.add_argument("--trusted-ca-file", help="CA bundle that client certificates must chain to (with --client-cert-auth)")
@@ -108,6 +114,26 @@ def _client_tls(urls: list[str], args: argparse.Namespace) -> dict[str, object]:
     return tls
 
 
+def _peer_tls(listen_peer: str, advertise_peer: list[str], args: argparse.Namespace) -> PeerTLSFiles | None:
+    """etcd's peer TLS flags, checked as etcd checks them. http:// peers need none: their traffic
+    is still authenticated and encrypted with the cluster token or --peer-secret-file."""
+    schemes = {urlsplit(u).scheme for u in [listen_peer, *advertise_peer]}
+    if not schemes <= {"http", "https"} or len(schemes) > 1:
+        raise ValueError("peer URLs must all be http:// or all https://")
+    if schemes == {"http"}:
+        if args.peer_client_cert_auth:
+            raise ValueError("--peer-client-cert-auth needs https:// peer URLs")
+        return None
+    if not (args.peer_cert_file and args.peer_key_file and args.peer_trusted_ca_file):
+        raise ValueError("https:// peer URLs need --peer-cert-file, --peer-key-file and --peer-trusted-ca-file")
+    if args.raft_tick != "loop":
+        raise ValueError("https:// peer URLs need --raft-tick loop (the TLS relay runs on the event loop)")
+    files = PeerTLSFiles(args.peer_cert_file, args.peer_key_file, args.peer_trusted_ca_file, args.peer_client_cert_auth)
+    files.server_context()  # load now: a bad file is a configuration error, not a crash later
+    files.client_context()
+    return files
+
+
 def _client_sockets(urls: list[str]) -> list[socket.socket]:
     socks = []
     for url in urls:
@@ -149,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.name in members and url_hostport(members[args.name].peer_urls[0]) != url_hostport(advertise_peer[0]):
             raise ValueError(f"--initial-cluster has {members[args.name].peer_urls[0]} for {args.name}, "
                              f"but --initial-advertise-peer-urls is {advertise_peer[0]}")
-        if urlsplit(listen_peer).scheme != "http":
-            raise ValueError("peer URLs must be http:// (peer traffic is authenticated and encrypted with the secret)")
+        peer_tls = _peer_tls(listen_peer, advertise_peer, args)
         secret = Path(args.peer_secret_file).read_text().strip() if args.peer_secret_file else args.initial_cluster_token
         cluster = Cluster(args.name, members, args.initial_cluster_token)
         data_dir = Path(args.data_dir or f"{args.name}.etcd")
@@ -195,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     # still benefit.)
     sys.setswitchinterval(float(os.environ.get("KUBELING_SWITCH_INTERVAL", "0.0005")))
     server = EtcdServer(cluster, raft, opts)
+    server.peer_tls = peer_tls
     try:
         import uvloop
 

@@ -47,6 +47,7 @@ class RaftSettings:
     request_timeout: float = 5.0
     peers: int = 2
     tick_on_loop: bool = True  # drive pysyncobj from the event loop (looppoller.py), not its own thread
+    dial: dict[str, tuple[str, int]] | None = None  # member address -> local TLS relay port (peertls.py)
 
     def conf(self, on_state_changed) -> SyncObjConf:
         hb = self.heartbeat_ms / 1000.0
@@ -95,7 +96,7 @@ class RaftNode:
         extra: dict[str, Any] = {}
         if settings.tick_on_loop:
             self.ticker = LoopTicker(loop, period=0.01, lone=not settings.peers)
-            extra["transportClass"] = self.ticker.transport_class()
+            extra["transportClass"] = self.ticker.transport_class(settings.dial)
         self.sync = SyncObj(
             cluster.self_member.raft_address,
             cluster.peer_addresses(),

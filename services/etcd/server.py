@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from kubeling.shared import flags
 
 from .members import Cluster
+from .peertls import PeerRelay, PeerTLSFiles
 from .raftnode import Proposer, RaftNode, RaftSettings
 from .statemachine import KVStateMachine
 from .watch import WatchHub
@@ -114,6 +116,8 @@ class EtcdServer:
         self.proposer: Proposer | None = None
         self.hub: WatchHub | None = None
         self._tasks: list[asyncio.Task] = []
+        self.peer_tls: PeerTLSFiles | None = None  # set by main for https:// peer URLs
+        self.relay: PeerRelay | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -121,7 +125,12 @@ class EtcdServer:
                             threadsafe=not self.raft_settings.tick_on_loop)
         self.sm.on_applied = self.hub.notify
         self.sm.on_restored = self.hub.notify
-        self.node = RaftNode(self.cluster, self.raft_settings, self.sm, loop)
+        settings = self.raft_settings
+        if self.peer_tls is not None:  # https:// peer URLs: Raft goes through the mutual-TLS relay
+            self.relay = PeerRelay(settings.listen_peer, self.cluster.peer_addresses(), self.peer_tls)
+            await self.relay.start()
+            settings = dataclasses.replace(settings, listen_peer=self.relay.internal, dial=self.relay.dial())
+        self.node = RaftNode(self.cluster, settings, self.sm, loop)
         self.proposer = Proposer(self.node, loop, self.opts.max_inflight_entries)
         self._tasks = [
             loop.create_task(self._publish_loop()),
@@ -142,6 +151,8 @@ class EtcdServer:
                 self.node.destroy()
             else:
                 await asyncio.get_running_loop().run_in_executor(None, self.node.destroy)
+        if self.relay is not None:
+            await self.relay.stop()
 
     # ------------------------------------------------------------------ helpers for the gateway
 

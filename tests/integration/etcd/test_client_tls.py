@@ -115,3 +115,35 @@ def test_metrics_listener_serves_health_without_a_certificate(procs, pki):
     assert httpx.post(plain + "/v3/kv/range", content=json.dumps({"key": "YQ=="})).status_code == 404
     member.stop()  # SIGTERM stops both listeners and the process exits cleanly
     assert member.popen.returncode == 0, member.log_tail()
+
+
+def test_members_talk_raft_over_mutual_tls(procs, pki):
+    """https:// peer URLs with --peer-client-cert-auth: the members replicate through the TLS
+    relay, and the peer port refuses a TLS client without a member certificate."""
+    ca = CertificateAuthority.load(pki / "ca.crt", pki / "ca.key")
+    ca.issue("etcd-peer", hosts=("127.0.0.1",), server=True, client=True).write(pki, "peer")
+    clients, peers = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
+    initial = ",".join(f"etcd-{i}=https://127.0.0.1:{peers[i]}" for i in range(3))
+    for i in range(3):
+        procs.start(f"etcd-{i}", ["etcd", "--name", f"etcd-{i}", "--data-dir", str(procs.log_dir / f"etcd-{i}"),
+                                  "--listen-client-urls", f"http://127.0.0.1:{clients[i]}",
+                                  "--listen-peer-urls", f"https://127.0.0.1:{peers[i]}", "--initial-cluster", initial,
+                                  "--peer-cert-file", str(pki / "peer.crt"), "--peer-key-file", str(pki / "peer.key"),
+                                  "--peer-trusted-ca-file", str(pki / "ca.crt"), "--peer-client-cert-auth"])
+    urls = [f"http://127.0.0.1:{p}" for p in clients]
+    wait_until(lambda: all(_ok(httpx, u + "/health") for u in urls), 60, what="three TLS-peered members healthy")
+    put = httpx.post(urls[0] + "/v3/kv/put", content=json.dumps({"key": "YQ==", "value": "Yg=="}), timeout=10)
+    assert put.status_code == 200, put.text
+    rev = int(put.json()["header"]["revision"])
+    for u in urls:  # replicated to every member through the relay
+        wait_until(lambda u=u: int(httpx.post(u + "/v3/kv/range", content=json.dumps(
+            {"key": "YQ==", "serializable": True})).json()["header"]["revision"]) >= rev, 30, what=f"{u} caught up")
+    # the peer port is TLS with client-certificate auth: no certificate, no Raft
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        import socket
+        with socket.create_connection(("127.0.0.1", peers[0]), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"x" * 64)
+                if not tls.recv(1):  # TLS 1.3 reports the refused certificate on the first read
+                    raise ConnectionError("closed by the member")
