@@ -45,7 +45,7 @@ from .security import (
 )
 
 COMPONENTS = ("scheduler", "controller-manager")
-SERVING = ("apiserver", "etcd-server")  # the serving certificates whose SANs are --hosts
+SERVING = ("apiserver", "etcd-server", "etcd-peer")  # the serving certificates whose SANs are --hosts
 
 
 def parse_nodes(value: str) -> dict[str, str]:

@@ -128,14 +128,15 @@ def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozen
     # --- store
     members = [(f"etcd-{i}", ports.pick(2379 + 2 * i), ports.pick(2380 + 2 * i), ports.pick(2391 + i))
                for i in range(opts.store_members)]
-    initial = ",".join(f"{n}=http://{LOOPBACK}:{peer}" for n, _, peer, _ in members)
+    initial = ",".join(f"{n}={scheme}://{LOOPBACK}:{peer}" for n, _, peer, _ in members)
     for name, client, peer, metrics in members:
         url = f"{scheme}://{LOOPBACK}:{client}"
+        peer_url = f"{scheme}://{LOOPBACK}:{peer}"
         plan.store_urls.append(url)
         plan.components.append(Component(name, "etcd", [
             "etcd", "--name", name, "--data-dir", str(cdir.data_dir(name)),
             "--listen-client-urls", url, "--advertise-client-urls", url,
-            "--listen-peer-urls", f"http://{LOOPBACK}:{peer}", "--initial-advertise-peer-urls", f"http://{LOOPBACK}:{peer}",
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
             "--initial-cluster", initial, "--initial-cluster-token", f"kubeling-{opts.name}",
             "--initial-cluster-state", "new", "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
             "--listen-metrics-urls", f"http://{LOOPBACK}:{metrics}", *(creds.etcd_args() if creds else []),

@@ -4,8 +4,9 @@
 - one CA (`pki/ca.crt`) signs the apiserver's serving certificate, the kubelets' and the client
   certificates of the API (the admin's `admin.crt`, the apiserver's `apiserver-kubelet-client`);
 - the store has its own CA (`pki/etcd-ca.crt`, kubeadm's `pki/etcd/ca.crt`): it signs the store
-  members' serving certificate and the only client certificates the store's `--client-cert-auth`
-  accepts: the apiserver's `apiserver-etcd-client`, and `healthcheck-client` for `kubeling status`;
+  members' serving and peer certificates (Raft between members is mutual TLS) and the only client
+  certificates the store's `--client-cert-auth` accepts: the apiserver's `apiserver-etcd-client`,
+  and `healthcheck-client` for `kubeling status`;
 - every component has its own kubeconfig with its own identity, so RBAC and the Node authorizer
   give it only the rights it needs: `admin.conf` (kubernetes-admin in system:masters, for kubectl),
   `scheduler.conf` (system:kube-scheduler), `controller-manager.conf`
@@ -35,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kubeling.shared.pki import CertificateAuthority
 
 ADMIN = "admin"
-ETCD_CA_SIGNED = ("etcd-server", "apiserver-etcd-client", "healthcheck-client")
+ETCD_CA_SIGNED = ("etcd-server", "etcd-peer", "apiserver-etcd-client", "healthcheck-client")
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KUBELET_CLIENT = "apiserver-kubelet-client"
 # kubeadm (before 1.29) put this certificate in system:masters; since then in kubeadm:cluster-admins,
@@ -121,6 +122,8 @@ class ClusterCredentials:
             "apiserver": dict(common_name="kube-apiserver", hosts=sans, server=True),
             # kubeadm's etcd server certificate is also a client one: `etcdctl --cert server.crt` in the etcd pod
             "etcd-server": dict(common_name="etcd-server", hosts=sans, server=True, client=True),
+            # Raft between members is mutual TLS: each member serves and presents this certificate
+            "etcd-peer": dict(common_name="etcd-peer", hosts=sans, server=True, client=True),
             "admin": dict(common_name="kubernetes-admin", orgs=("system:masters",), client=True),  # for curl
             "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
             "healthcheck-client": dict(common_name="kube-etcd-healthcheck-client", client=True),
@@ -172,7 +175,9 @@ class ClusterCredentials:
     # --- command lines -----------------------------------------------------------------------
     def etcd_args(self) -> list[str]:
         return ["--cert-file", str(self.cert("etcd-server")), "--key-file", str(self.key("etcd-server")),
-                "--trusted-ca-file", str(self.etcd_ca), "--client-cert-auth"]
+                "--trusted-ca-file", str(self.etcd_ca), "--client-cert-auth",
+                "--peer-cert-file", str(self.cert("etcd-peer")), "--peer-key-file", str(self.key("etcd-peer")),
+                "--peer-trusted-ca-file", str(self.etcd_ca), "--peer-client-cert-auth"]
 
     def apiserver_args(self) -> list[str]:
         return [

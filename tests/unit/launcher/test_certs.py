@@ -80,7 +80,8 @@ def test_new_hosts_reissue_only_the_serving_certificates(tmp_path: Path) -> None
     certs(tmp_path, hosts=HOSTS + ",10.240.5.2")
     after = snapshot(creds.pki)
     changed = {k for k in before if before[k] != after[k]}
-    assert changed == {"apiserver.crt", "apiserver.key", "etcd-server.crt", "etcd-server.key"}
+    assert changed == {"apiserver.crt", "apiserver.key", "etcd-server.crt", "etcd-server.key",
+                       "etcd-peer.crt", "etcd-peer.key"}
     assert "10.240.5.2" in _san_addresses(creds.cert("apiserver").read_bytes())
     issuer = x509.load_pem_x509_certificate(creds.cert("apiserver").read_bytes()).issuer
     assert issuer == x509.load_pem_x509_certificate(creds.ca.read_bytes()).subject  # the same CA
