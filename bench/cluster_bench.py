@@ -27,18 +27,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from clusters import loadavg, sh  # noqa: E402  (bench/ is a folder of scripts, not a package)
+
 LOG_PREFIX: Path | None = None  # <out>/<mode><tag>: where down() keeps the hollow process's log (gzipped)
-
-
-def sh(*args, env=None, check=True, timeout=600) -> str:
-    r = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{args}: rc={r.returncode}\n{r.stdout}\n{r.stderr}")
-    return r.stdout
-
-
-def loadavg() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def provenance() -> dict:

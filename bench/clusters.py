@@ -36,6 +36,18 @@ def provenance() -> dict:
             "loadavg": list(os.getloadavg())}
 
 
+def sh(*args: str, env: dict | None = None, check: bool = True, timeout: float = 600) -> str:
+    """Run a command (kubeling, kubectl, git), return its stdout; fail loudly with its output."""
+    r = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{args}: rc={r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r.stdout
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

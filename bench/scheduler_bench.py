@@ -48,20 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from clusters import pin_store  # noqa: E402  (exports a commit as an importable tree)
+from clusters import loadavg, pin_store, sh  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def sh(*args: str, env: dict | None = None, check: bool = True, timeout: float = 600) -> str:
-    r = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{args}: rc={r.returncode}\n{r.stdout}\n{r.stderr}")
-    return r.stdout
-
-
-def loadavg() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def cpu_seconds(pid: int) -> float | None:
