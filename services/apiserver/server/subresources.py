@@ -125,19 +125,10 @@ class SubresourceHandlers:
         if rp.subresource == "exec" and req is not None:  # a request without a WebSocket upgrade (see exec.py)
             from .exec import preflight
             return await preflight(self, rp.namespace or "", rp.name or "", req.query_params)
+        from .exec import exec_container
         spec = obj.get("spec") or {}
-        containers = [c.get("name") for c in spec.get("containers") or []]
         q = req.query_params if req is not None else {}
-        cname = q.get("container") or (obj["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
-        if not cname:
-            if len(containers) != 1:
-                raise errors.bad_request(f"a container name must be specified for pod {rp.name}, choose one of: [{' '.join(containers)}]")
-            cname = containers[0]
-        all_names = containers + [c.get("name") for c in spec.get("initContainers") or []]
-        if cname not in all_names:
-            raise errors.bad_request(f"container {cname} is not valid for pod {rp.name}")
-        if not spec.get("nodeName"):
-            raise errors.bad_request(f'container "{cname}" in pod "{rp.name}" is waiting to start: ContainerCreating')
+        cname = exec_container(obj, rp.name or "", q.get("container"))
         if rp.subresource != "log":
             raise errors.StatusError(503, "ServiceUnavailable", f"{rp.subresource} needs a streaming connection upgrade, which kubeling does not serve yet")
         return await self._proxy_logs(spec["nodeName"], rp, cname, q)
