@@ -33,11 +33,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 # Modules that third-party packages import only because something optional happens to be installed,
-# and that no kubeling command uses. Every process pays for them (a cluster is ten processes), so
-# they are kept out: httpx's command-line client (click, rich, pygments: ~5 MB per process) and
-# uvicorn's --reload watcher (watchfiles). An import of one raises ImportError, which those
-# packages handle. Measured in bench/RESULTS.md, "kubeling up (issue 6)".
-UNUSED_IMPORTS: tuple[str, ...] = ("httpx._main", "watchfiles")
+# and that a kubeling command does not use. Every process pays for them (a cluster is ten
+# processes), so they are kept out: an import of one raises ImportError, which those packages
+# handle. Measured in bench/RESULTS.md, "kubeling up (issue 6)".
+# - httpx's command-line client (click, rich, pygments: ~5 MB per process);
+# - uvicorn's --reload watcher (watchfiles);
+# - httpcore's trio backend (trio and attrs, ~4 MB, when some other tool installed trio).
+UNUSED_IMPORTS: tuple[str, ...] = ("httpx._main", "watchfiles", "trio")
+# Per command: pysyncobj imports `cryptography` for its Fernet password layer whenever it is
+# installed (the apiserver needs it), but store members authenticate peers with the standard
+# library (services/etcd/raftauth.py): 7.5 MB per member.
+UNUSED_BY_COMMAND: dict[str, tuple[str, ...]] = {"etcd": ("cryptography",)}
 
 
 def usage() -> str:
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"kubeling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    for unused in UNUSED_IMPORTS:
+    for unused in UNUSED_IMPORTS + UNUSED_BY_COMMAND.get(name, ()):
         sys.modules.setdefault(unused, None)  # type: ignore[assignment]
     module_name, _, func = COMMANDS[name][0].partition(":")
     module = importlib.import_module(module_name)

@@ -241,13 +241,15 @@ async def _serve(server: EtcdServer, socks: list[socket.socket], tls: dict[str, 
     from .gateway import make_app, make_metrics_app
 
     await server.start()
+    # ws="none": the gateway serves no WebSockets, and uvicorn would otherwise import the
+    # websockets package into every member (1.4 MB each).
     config = uvicorn.Config(make_app(server), lifespan="off", log_level="warning", access_log=False,
-                            http="httptools", timeout_keep_alive=75, **tls)  # type: ignore[arg-type]
+                            http="httptools", ws="none", timeout_keep_alive=75, **tls)  # type: ignore[arg-type]
     web = uvicorn.Server(config)
     # The metrics listener is a second server on the same loop. Only the main server's serve()
     # owns the signal handlers; this one is started and stopped around it.
     metrics = uvicorn.Server(uvicorn.Config(make_metrics_app(server), lifespan="off", log_level="warning",
-                                            access_log=False, http="httptools"))
+                                            access_log=False, http="httptools", ws="none"))
     if metrics_socks:
         metrics.config.load()
         metrics.lifespan = metrics.config.lifespan_class(metrics.config)

@@ -1,8 +1,8 @@
 """One Raft member (pysyncobj) configured for etcd-like semantics, and the proposer that turns
 client requests into log entries.
 
-Configuration follows pysyncobj.md's findings: an explicit bind address and a password (peer
-traffic is Fernet-authenticated, never bare pickle), a journal *and* a full dump file (a journal
+Configuration follows pysyncobj.md's findings: an explicit bind address and a peer secret (peer
+traffic is authenticated, never bare pickle: raftauth.py), a journal *and* a full dump file (a journal
 alone loses state after log compaction), no append batching (otherwise every write waits ~100 ms),
 fast reconnects, a leader that steps down soon after losing its majority, and no waiting for a
 leader inside pysyncobj (we retry with a deadline ourselves, so a client never hangs).
@@ -27,6 +27,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 from . import errors
 from .errors import EtcdError
 from .members import Cluster
+from .raftauth import MessageAuthenticator
 from .looppoller import LoopTicker
 from .statemachine import KVStateMachine
 
@@ -59,7 +60,7 @@ class RaftSettings:
         member_dir = self.data_dir / "member"
         return SyncObjConf(
             bindAddress=self.listen_peer,
-            password=self.secret,
+            # No `password`: that is pysyncobj's Fernet layer; AuthenticatedSyncObj signs messages instead.
             journalFile=str(member_dir / "raft.journal"),
             fullDumpFile=str(member_dir / "raft.dump"),
             appendEntriesUseBatch=False,
@@ -81,6 +82,21 @@ class RaftSettings:
         )
 
 
+class AuthenticatedSyncObj(SyncObj):
+    """A SyncObj whose peer connections carry HMAC-signed messages (raftauth.py) instead of
+    pysyncobj's Fernet ones: the same protection against forged pickles without `cryptography`.
+    pysyncobj's transport asks `syncObj.encryptor` for the object that wraps each message; this
+    answers with the authenticator."""
+
+    def __init__(self, *args: Any, authenticator: MessageAuthenticator, **kwargs: Any) -> None:
+        self._authenticator = authenticator  # before SyncObj.__init__, which builds the transport
+        super().__init__(*args, **kwargs)
+
+    @property
+    def encryptor(self) -> MessageAuthenticator:
+        return self._authenticator
+
+
 class RaftNode:
     """The member's pysyncobj instance plus the views the gateway needs (leader, term, indexes)."""
 
@@ -97,11 +113,12 @@ class RaftNode:
         if settings.tick_on_loop:
             self.ticker = LoopTicker(loop, period=0.01, lone=not settings.peers)
             extra["transportClass"] = self.ticker.transport_class(settings.dial)
-        self.sync = SyncObj(
+        self.sync = AuthenticatedSyncObj(
             cluster.self_member.raft_address,
             cluster.peer_addresses(),
             settings.conf(self._on_state_changed),
             consumers=[sm],
+            authenticator=MessageAuthenticator(settings.secret),
             **extra,
         )
         if self.ticker is not None:
