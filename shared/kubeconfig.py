@@ -31,6 +31,20 @@ class ClientConfig:
     verify: bool | str | ssl.SSLContext = True
     cert: tuple[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    _ssl: ssl.SSLContext | None = field(default=None, init=False, repr=False, compare=False)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS settings of `verify` and `cert` as one SSLContext (built once, then shared by
+        every client of the component): `verify` is a context to use as it is, a CA bundle path,
+        True (the system's trust store) or False (no verification at all, no hostname check);
+        `cert` the client certificate and key files, loaded into that context."""
+        if self._ssl is None:
+            v = self.verify
+            ctx = v if isinstance(v, ssl.SSLContext) else _context(v)
+            if self.cert:
+                ctx.load_cert_chain(*self.cert)
+            self._ssl = ctx
+        return self._ssl
 
 
 def _named(items: list[dict[str, Any]] | None, name: str, what: str) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """The binding cycle's transport: POST pods/<name>/binding over kept-alive HTTP/1.1 connections
 (`shared/rawhttp.py`, the client the apiserver also uses for its store calls).
 
-Why not the shared httpx client for this one call: a bind is the scheduler's only per-pod
-request, dozens are in flight at once, and httpx/httpcore spend more CPU per request in
-connection-pool bookkeeping (which walks every pooled connection per request) than the
-whole scheduling cycle of a pod takes at 1,000 nodes (measured with py-spy: 44 % of the
-scheduler's CPU went to binds, 22 % to filtering and scoring). A bind needs little: one POST
-of a small JSON body, one JSON answer framed by Content-Length or chunked encoding. Watches,
-lists, events and status patches still use `kubeling.shared.client.Client`.
+Why a client of its own for this one call: a bind is the scheduler's only per-pod request,
+dozens are in flight at once, and it needs little: one POST of a small JSON body, one JSON
+answer. `RawHTTPClient.post` sends it with the request head pre-joined and without the generic
+`Client.request` path (params, per-request headers, failure classification). With httpx, binds
+were 44 % of the scheduler's CPU at 1,000 nodes (py-spy; filtering and scoring 22 %), mostly
+connection-pool bookkeeping. Watches, lists, events and status patches use
+`kubeling.shared.client.Client`, on the same rawhttp transport.
 
 Same contract as `Client.bind`: the apiserver URLs, bearer token and TLS settings of the
 kubeconfig; failover to the next URL only when nothing was sent (connect failed, or a kept-alive
@@ -26,33 +26,20 @@ from kubeling.shared.rawhttp import RawHTTPClient, RawHTTPError
 
 
 def ssl_context(config: ClientConfig) -> ssl.SSLContext:
-    """The TLS settings httpx derives from a ClientConfig (verify = bool, CA path or context;
-    cert = client certificate and key)."""
-    v = config.verify
-    if isinstance(v, ssl.SSLContext):
-        ctx = v
-    elif isinstance(v, str):
-        ctx = ssl.create_default_context(cafile=v)
-    else:
-        ctx = ssl.create_default_context()
-        if v is False:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-    if config.cert:
-        ctx.load_cert_chain(*config.cert)
-    return ctx
+    """The kubeconfig's TLS settings (the same context its Client uses)."""
+    return config.ssl_context()
 
 
 class Binder:
     def __init__(self, config: ClientConfig, user_agent: str = "kubeling-scheduler", timeout: float = 30.0,
-                 connect_timeout: float = 5.0, max_idle: int = 64) -> None:
+                 connect_timeout: float = 5.0, max_connections: int = 100) -> None:
         self.servers = [s.rstrip("/") for s in config.servers]
         self._current = 0
         tls = ssl_context(config) if any(s.startswith("https:") for s in self.servers) else None
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        self._http = RawHTTPClient(timeout=timeout, connect_timeout=connect_timeout, max_idle=max_idle,
+        self._http = RawHTTPClient(timeout=timeout, connect_timeout=connect_timeout, max_connections=max_connections,
                                    ssl_context=tls, headers=headers)
 
     async def bind(self, namespace: str, name: str, node: str, uid: str | None = None) -> dict[str, Any]:

@@ -15,9 +15,10 @@ import asyncio
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx
 from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from kubeling.shared.rawhttp import RawHTTPError
 
 from ..api import errors
 from ..storage import StoreError
@@ -70,7 +71,7 @@ async def preflight(handlers: Any, ns: str, name: str, query: Any) -> Response:
     try:
         async with handlers._kubelet_http(10) as client:
             r = await client.get(url)
-    except httpx.HTTPError as e:
+    except RawHTTPError as e:
         raise errors.StatusError(503, "ServiceUnavailable", f"cannot reach the node agent: {e}") from None
     if r.status_code in (404, 400, 401, 403) and "WebSocket upgrade" not in r.text:  # incl. the kubelet refusing us
         return _kubelet_error(r.status_code, r.text)

@@ -9,6 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from kubeling.shared.rawhttp import RawHTTPClient, RawHTTPError
+
 from ..api import errors
 from ..api.models import core as core_models
 from ..registry.objects import meta
@@ -39,9 +41,11 @@ class SubresourceHandlers:
         scheme = ("wss" if websocket else "https") if self.kubelet_tls else ("ws" if websocket else "http")
         return f"{scheme}://{host}:{port}{path}"
 
-    def _kubelet_http(self, timeout: Any) -> Any:
-        import httpx
-        return httpx.AsyncClient(timeout=timeout, verify=self.kubelet_tls or False)
+    def _kubelet_http(self, timeout: float | None, connect_timeout: float | None = None) -> RawHTTPClient:
+        """A client for one call to a node agent, closed after it (`async with`). `timeout` bounds
+        the answer (None: a followed log stream); the connect timeout defaults to the same."""
+        return RawHTTPClient(timeout=timeout, connect_timeout=connect_timeout or timeout or 5.0,
+                             max_connections=1, ssl_context=self.kubelet_tls)
 
     async def _post_subresource(self, req: Request, store: Store, rp: ResourcePath, body: Any) -> Response:
         s = store.strategy
@@ -148,26 +152,24 @@ class SubresourceHandlers:
 
     async def _proxy_node(self, rp: ResourcePath, req: Request | None) -> Response:
         """`nodes/<name>/proxy/<path>`: a GET relayed to the node agent (`kubectl get --raw .../proxy/pods`)."""
-        import httpx
         if req is None or req.method != "GET":
             raise errors.method_not_allowed("kubeling proxies only GET requests to node agents")
         host, port = await self._node_endpoint(rp.name or "")
         try:
             async with self._kubelet_http(30) as client:
                 r = await client.get(self._kubelet_url(host, port, f"/{rp.rest}"), params=dict(req.query_params))
-        except httpx.HTTPError as e:
+        except RawHTTPError as e:
             raise errors.StatusError(503, "ServiceUnavailable", f'cannot reach the node agent of node "{rp.name}": {e}') from None
         return Response(r.content, r.status_code, media_type=r.headers.get("content-type", "text/plain"))
 
     async def _proxy_logs(self, node_name: str, rp: ResourcePath, container: str, q: Any) -> Response:
-        import httpx
         host, port = await self._node_endpoint(node_name)
         params = {k: q[k] for k in ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes") if q.get(k)}
         url = self._kubelet_url(host, port, f"/containerLogs/{rp.namespace}/{rp.name}/{container}")
-        client = self._kubelet_http(httpx.Timeout(None, connect=5.0))
+        client = self._kubelet_http(None, connect_timeout=5.0)
         try:
-            upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
-        except httpx.HTTPError as e:
+            upstream = await client.open_stream("GET", url, params=params)
+        except RawHTTPError as e:
             await client.aclose()
             raise errors.StatusError(503, "ServiceUnavailable", f'cannot reach the node agent of node "{node_name}": {e}') from None
         if upstream.status_code != 200:

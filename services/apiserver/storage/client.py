@@ -1,7 +1,8 @@
 """Async client for the etcd v3 JSON gateway, shared by real etcd 3.4+ and `kubeling etcd`.
 
 Why a hand-written client: the gateway is plain HTTP+JSON (base64 bytes, int64 as strings, zero
-values omitted), so httpx is enough and the same code talks to both stores. Endpoints are tried in
+values omitted), so a small HTTP/1.1 client (`shared/rawhttp.py`) is enough and the same code talks
+to both stores. Endpoints are tried in
 order and the client sticks to the last one that answered, failing over when a member is down.
 """
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 
 from kubeling.shared.rawhttp import RawHTTPClient, RawHTTPError
@@ -148,15 +148,16 @@ class EtcdClient:
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self._current = 0
         ctx = tls.context() if tls else None
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0),
-                                       verify=ctx if ctx else True)  # watch streams
-        self._raw = RawHTTPClient(timeout=timeout, ssl_context=ctx)  # unary calls
+        # Unary calls and watch streams use separate pools: a watch holds its connection for
+        # as long as it runs, and must not count against the connections of the calls.
+        self._raw = RawHTTPClient(timeout=timeout, ssl_context=ctx)
+        self._watch_http = RawHTTPClient(timeout=None, ssl_context=ctx, max_connections=1000)
         # encryption at rest (storage/encryption.Transformer): values are transformed here and only here
         self.transformer: Any = None
 
     async def close(self) -> None:
         await self._raw.close()
-        await self._http.aclose()
+        await self._watch_http.close()
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         last: Exception | None = None
@@ -267,10 +268,10 @@ class EtcdClient:
         for attempt in range(n):
             idx = (self._current + attempt) % n
             try:
-                async with self._http.stream("POST", self.endpoints[idx] + "/v3/watch", json=req,
-                                             timeout=httpx.Timeout(None, connect=3.0)) as resp:
+                async with self._watch_http.stream("POST", self.endpoints[idx] + "/v3/watch", content=orjson.dumps(req),
+                                                   headers={"Content-Type": "application/json"}) as resp:
                     if resp.status_code != 200:
-                        raise StoreError(await resp.aread(), 2, resp.status_code)
+                        raise StoreError((await resp.aread()).decode(errors="replace"), 2, resp.status_code)
                     self._current = idx
                     async for line in resp.aiter_lines():
                         if not line.strip():
@@ -290,7 +291,7 @@ class EtcdClient:
                         if events:
                             yield events
                     raise StoreUnavailable("watch stream ended")
-            except (httpx.TransportError, OSError) as e:
+            except (RawHTTPError, OSError) as e:
                 last = e
                 continue
         raise StoreUnavailable(f"watch: no store endpoint answered ({last!r})", 14, 503)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from kubeling.shared import rawhttp
 
 from .runtime import RUNNING, FakeRuntime
 
@@ -29,6 +30,21 @@ class ContainerProbes:
     ready: bool
     started: bool
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+_insecure: ssl.SSLContext | None = None
+
+
+def _insecure_tls() -> ssl.SSLContext:
+    """HTTPS probes do not verify the container's certificate (as upstream's prober). A bare
+    client context, built once: no trust store is loaded for a context that verifies nothing."""
+    global _insecure
+    if _insecure is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        _insecure = ctx
+    return _insecure
 
 
 def _port(container: Obj, port: Any) -> int:
@@ -61,11 +77,13 @@ async def run_probe(runtime: FakeRuntime, cid: str, pod_ip: str, container: Obj,
         url = f"{scheme}://{host}:{port}{hg.get('path') or '/'}"
         headers = {h["name"]: h.get("value", "") for h in hg.get("httpHeaders") or [] if h.get("name")}
         try:
-            async with httpx.AsyncClient(timeout=timeout, verify=False) as c:
-                r = await c.get(url, headers={"User-Agent": "kube-probe/1.32", **headers})
-        except httpx.TimeoutException:
+            # one connection per probe, closed after it (upstream's prober disables keep-alive)
+            async with rawhttp.RawHTTPClient(timeout=timeout, connect_timeout=timeout, max_connections=1,
+                                             ssl_context=_insecure_tls()) as c:
+                r = await c.get(url, headers={"User-Agent": "kube-probe/1.32", "Connection": "close", **headers})
+        except (rawhttp.ConnectTimeout, rawhttp.ReadTimeout, rawhttp.PoolTimeout):
             return False, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
-        except httpx.HTTPError:
+        except rawhttp.RawHTTPError:
             return False, f'Get "{url}": dial tcp {host}:{port}: connect: connection refused'
         if 200 <= r.status_code < 400:
             return True, ""

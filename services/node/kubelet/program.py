@@ -618,32 +618,38 @@ async def _tail(p: Process, argv: list[str]) -> int:
 
 
 async def _fetch(p: Process, argv: list[str]) -> int:
-    import httpx
+    from urllib.parse import urlsplit, urlunsplit
+
+    from kubeling.shared import rawhttp
     url = next((a for a in argv[1:] if not a.startswith("-")), "")
     if not url:
         p.out(f"{_base(argv[0])}: no URL given")
         return 2
     if "://" not in url:
         url = "http://" + url
-    u = httpx.URL(url)
-    host = u.host
+    u = urlsplit(url)
+    host = u.hostname or ""
+
+    def with_host(ip: str) -> str:  # the URL with its host replaced (as httpx's URL.copy_with printed it)
+        netloc = f"{ip}:{u.port}" if u.port else ip
+        return urlunsplit((u.scheme.lower(), netloc, u.path, u.query, u.fragment))
     if host in ("localhost", "127.0.0.1") and p.ctx.pod_ip:
-        url = str(u.copy_with(host=p.ctx.pod_ip))
+        url = with_host(p.ctx.pod_ip)
     elif p.ctx.resolve and not re.fullmatch(r"[\d.]+", host):
         _, ips = await p.ctx.resolve(host)  # cluster names resolve through cluster DNS
         if not ips:
             p.out(f"{_base(argv[0])}: bad address '{host}'" if _base(argv[0]) == "wget"
                       else f"curl: (6) Could not resolve host: {host}")
             return 6 if _base(argv[0]) == "curl" else 1
-        url = str(u.copy_with(host=ips[0]))
+        url = with_host(ips[0])
     try:
-        # verify only matters for https; building a verifying client loads the CA bundle (~7 MB, slow)
-        async with httpx.AsyncClient(timeout=5, verify=url.startswith("https://")) as c:
+        # https verifies against the system trust store, built only when an https URL is fetched
+        async with rawhttp.RawHTTPClient(timeout=5, connect_timeout=5, max_connections=1) as c:
             r = await c.get(url, headers={"Host": host})
         for line in r.text.splitlines():
             p.out(line)
         return 0 if r.status_code < 400 or _base(argv[0]) == "curl" else 1
-    except httpx.HTTPError as e:
+    except rawhttp.RawHTTPError as e:  # the class names are httpx's: ConnectError, ReadTimeout, ...
         p.out(f"{_base(argv[0])}: can't connect to {url}: {e.__class__.__name__}")
         return 7 if _base(argv[0]) == "curl" else 1
 
