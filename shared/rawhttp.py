@@ -437,6 +437,7 @@ class StreamResponse:
         self._framing = framing
         self._timeout = timeout
         self._done = False  # the body was read to its end
+        self._content: bytes | None = None
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive (chunked framing removed)."""
@@ -493,8 +494,23 @@ class StreamResponse:
             yield buf.rstrip(b"\r").decode("utf-8", "replace")
 
     async def aread(self) -> bytes:
+        """The rest of the body; afterwards also `content`, `text` and `json()`."""
         parts = [chunk async for chunk in self.aiter_raw()]
-        return b"".join(parts)
+        self._content = b"".join(parts)
+        return self._content
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            raise RuntimeError("the body of a stream is available after aread()")
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
     async def _read(self, aw: Any) -> Any:
         if self._timeout is None:
