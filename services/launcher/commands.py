@@ -307,7 +307,7 @@ def _component(argv: list[str], prog: str, description: str):
 def kill(argv: list[str]) -> int:
     cdir, plan, comp = _component(argv, "kubeling kill", "SIGKILL one component (a failure drill): etcd-1, node-2, "
                                   "kube-apiserver-0, ...")
-    if not procs.signal_component(cdir, comp, signal.SIGKILL):
+    if not procs.kill(cdir, comp):
         print(f"{comp.name} is not running")
         return 1
     print(f"killed {comp.name} (SIGKILL)")

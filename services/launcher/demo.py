@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import time
 from collections import Counter
 
@@ -163,7 +162,7 @@ class Demo:
         say = self.log.say
         victim = Counter(p["spec"]["nodeName"] for p in ready).most_common(1)[0][0]
         on_victim = {p["metadata"]["name"] for p in ready if p["spec"]["nodeName"] == victim}
-        procs.signal_component(self.cdir, self.plan.get(victim), signal.SIGKILL)
+        procs.kill(self.cdir, self.plan.get(victim))
         self.dead_nodes.add(victim)
         say(f"killed node agent {victim} (SIGKILL); its pods: {', '.join(sorted(on_victim))}")
         await self.wait(lambda: self._is(victim, "NotReady"), f"{victim} NotReady")
@@ -185,7 +184,7 @@ class Demo:
     async def kill_the_store_leader(self) -> None:
         say = self.log.say
         leader, term = await self.wait(self.store_leader, "a store leader")
-        procs.signal_component(self.cdir, self.plan.get(leader), signal.SIGKILL)
+        procs.kill(self.cdir, self.plan.get(leader))
         killed_at = time.monotonic()
         say(f"killed the store's Raft leader {leader} (term {term}, SIGKILL)")
 

@@ -9,7 +9,8 @@ tier=control-plane, the registry.k8s.io image of the component, the component's 
 line as `command`, and probes that are httpGet on 127.0.0.1 - which, with host networking,
 reach the real process. So the pod's status is the component's: `kubeling kill etcd-1` makes
 `etcd-1-controlplane` NotReady within seconds (readiness, every second) and, if it stays down,
-restarting (liveness); `kubeling start etcd-1` makes it Ready again. The container itself only
+restarting (liveness); `kubeling start etcd-1` makes it Ready again. A component that exits by
+itself (a scheduler that lost its Lease during an apiserver outage) is restarted by the kubelet. The container itself only
 stands for the process (services/node/kubelet/program.py, `_component`).
 
 Differences from kubeadm, each for a reason:
@@ -22,7 +23,10 @@ Differences from kubeadm, each for a reason:
   member's own certificate, which is what the note's `etcdctl --cacert --cert --key` pass;
 - the probes' scheme is the one the launcher checks the component's health with;
 - KUBELING_LOG_FILE names the component's log file, which the container follows as its own
-  output, so `kubectl logs` on a control-plane pod shows the component's log.
+  output, so `kubectl logs` on a control-plane pod shows the component's log;
+- KUBELING_HOME, KUBELING_CLUSTER and KUBELING_COMPONENT name the process the container stands
+  for, so the kubelet restarts it when it exits, as it restarts a kubeadm static pod
+  (staticproc.py) - unless a drill stopped it (`kubeling kill`).
 """
 from __future__ import annotations
 
@@ -97,7 +101,11 @@ def static_pod(comp: Component, cdir: ClusterDir) -> dict[str, Any]:
         "startupProbe": _probe(scheme, host, port, live_path, 10, 24),
     }
     # the container's log is the real process's output (program.py's `_component` follows it)
-    container["env"] = [{"name": "KUBELING_LOG_FILE", "value": str(cdir.log_path(comp.name))}]
+    container["env"] = [{"name": "KUBELING_LOG_FILE", "value": str(cdir.log_path(comp.name))},
+                        # which process this container is, so the kubelet keeps it running (staticproc.py)
+                        {"name": "KUBELING_HOME", "value": str(cdir.root.parent)},
+                        {"name": "KUBELING_CLUSTER", "value": cdir.name},
+                        {"name": "KUBELING_COMPONENT", "value": comp.name}]
     annotations: dict[str, str] = {}
     volumes: list[dict[str, Any]] = []
     if comp.kind == "etcd":

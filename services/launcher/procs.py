@@ -2,6 +2,11 @@
 
 A component is "ours" only if its PID file exists and the process with that PID still runs
 `kubeling <its args>`; a reused PID belonging to something else is never signalled.
+
+A component the user stopped (`kubeling kill`, `down`, `restart`) is marked so, as Docker marks a
+container stopped by hand: the controlplane node's kubelet restarts a control-plane process that
+exited by itself (services/launcher/staticproc.py), never one a drill killed. Starting it again
+clears the mark.
 """
 from __future__ import annotations
 
@@ -37,7 +42,12 @@ def running_pid(cdir: ClusterDir, comp: Component) -> int | None:
     return None
 
 
+def stopped_by_user(cdir: ClusterDir, comp: Component) -> bool:
+    return cdir.stopped_path(comp.name).exists()
+
+
 def start(cdir: ClusterDir, comp: Component) -> int:
+    cdir.stopped_path(comp.name).unlink(missing_ok=True)
     pid = running_pid(cdir, comp)
     if pid is not None:
         return pid
@@ -58,8 +68,16 @@ def signal_component(cdir: ClusterDir, comp: Component, sig: int) -> bool:
     return True
 
 
+def kill(cdir: ClusterDir, comp: Component) -> bool:
+    """SIGKILL, as a failure drill: the component stays down until started again."""
+    cdir.stopped_path(comp.name).touch()
+    return signal_component(cdir, comp, signal.SIGKILL)
+
+
 def stop(cdir: ClusterDir, comps: list[Component], timeout: float = 10.0) -> None:
     """SIGTERM every component, then SIGKILL whatever is still running after `timeout`."""
+    for comp in comps:  # first, so no kubelet restarts one that the others' stopping ends
+        cdir.stopped_path(comp.name).touch()
     for comp in comps:
         signal_component(cdir, comp, signal.SIGTERM)
     deadline = time.monotonic() + timeout

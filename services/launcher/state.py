@@ -4,6 +4,7 @@
         cluster.json                  the plan: every component's command line and ports
         kubeconfig                    for kubectl and the components
         pids/<component>.pid          what is running, by PID
+        pids/<component>.stopped      stopped by the user (kill, down): not to be restarted
         logs/<component>.log          each component's stderr/stdout
         data/etcd-N/                  store members' data dirs
 
@@ -50,9 +51,9 @@ class Plan:
 
 
 class ClusterDir:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, under: Path | None = None) -> None:
         self.name = name
-        self.root = home() / name
+        self.root = (under or home()) / name
 
     @property
     def plan_path(self) -> Path:
@@ -64,6 +65,9 @@ class ClusterDir:
 
     def pid_path(self, component: str) -> Path:
         return self.root / "pids" / f"{component}.pid"
+
+    def stopped_path(self, component: str) -> Path:
+        return self.root / "pids" / f"{component}.stopped"
 
     def log_path(self, component: str) -> Path:
         return self.root / "logs" / f"{component}.log"

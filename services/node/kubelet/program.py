@@ -681,23 +681,32 @@ async def _component(p: Process, argv: list[str]) -> int:
 
     `kubeling up` runs the real component as a host process; this container stands for it, as a
     hostNetwork pod shares the host's network. Its probes reach the real process, so the pod's
-    readiness and restarts follow the component's health. Its log is the real process's output:
-    the file named by KUBELING_LOG_FILE (set in the launcher's manifests), followed from its last
-    64 KiB, so `kubectl logs -n kube-system kube-apiserver-0-controlplane` shows the apiserver's
-    log as on a kubeadm cluster. It runs until stopped, exiting 0 on SIGTERM like the binaries."""
+    readiness follows the component's health. Its log is the real process's output: the file
+    named by KUBELING_LOG_FILE (set in the launcher's manifests), followed from its last 64 KiB,
+    so `kubectl logs -n kube-system kube-apiserver-0-controlplane` shows the apiserver's log as on
+    a kubeadm cluster. With KUBELING_HOME/KUBELING_CLUSTER/KUBELING_COMPONENT set (the launcher's
+    manifests), the container's life is the process's, as for a real static pod: it starts the
+    process when it is not running and exits when the process does, so the kubelet restarts
+    both (services/launcher/staticproc.py). Otherwise it runs until stopped, exiting 0 on SIGTERM
+    like the binaries."""
     name = _base(argv[0])
     path = p.ctx.env.get("KUBELING_LOG_FILE", "")
     if not path:
         p.out(f"{name}: this container stands for the {name} process that kubeling runs on the node "
               "(hostNetwork)")
+    follow = asyncio.create_task(_follow_file(p, path)) if path else None
+    env = p.ctx.env
+    try:
+        if env.get("KUBELING_HOME") and env.get("KUBELING_CLUSTER") and env.get("KUBELING_COMPONENT"):
+            from kubeling.services.launcher import staticproc
+
+            return await staticproc.run(env["KUBELING_HOME"], env["KUBELING_CLUSTER"], env["KUBELING_COMPONENT"],
+                                        p.terminating)
         await p.terminating.wait()
         return 0
-    follow = asyncio.create_task(_follow_file(p, path))
-    try:
-        await p.terminating.wait()
     finally:
-        follow.cancel()
-    return 0
+        if follow:
+            follow.cancel()
 
 
 async def _follow_file(p: Process, path: str, tail_bytes: int = 64 * 1024, period: float = 0.5) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -133,6 +135,16 @@ def test_etcdctl_in_the_etcd_pod_talks_to_its_own_member(cluster):
     assert other.returncode != 0 and "etcdctl" in other.stdout + other.stderr
 
 
+def _alive_pid(env: dict, component: str) -> int | None:
+    """The component's PID if that process runs (and is not a zombie)."""
+    try:
+        pid = int((Path(env["KUBELING_HOME"]) / NAME / "pids" / f"{component}.pid").read_text())
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError):
+        return None
+    return None if state == "Z" else pid
+
+
 def test_killing_a_component_makes_its_pod_not_ready_and_starting_it_ready_again(cluster):
     env, _ = cluster
     pod = f"etcd-2-{NODE}"
@@ -143,8 +155,32 @@ def test_killing_a_component_makes_its_pod_not_ready_and_starting_it_ready_again
         events = kubectl(env, "get", "events", "-n", "kube-system", "--field-selector",
                          f"involvedObject.name={pod},reason=Unhealthy", "-o", "json")
         assert "Readiness probe failed" in events.stdout
+        # A drill's kill is a stop by hand: the kubelet does not bring the member back by itself,
+        # not even after its first restart back-off (10 s) would have passed.
+        with pytest.raises(TimeoutError):
+            wait_until(lambda: _alive_pid(env, "etcd-2"), 15, interval=0.5, what="etcd-2 restarted")
     finally:
         kubeling(env, "start", "etcd-2", "--name", NAME)
     wait_until(lambda: ready(pods(env).get(pod)), 30, interval=0.5, what=f"{pod} Ready again")
     # the drills' short names work too (`kubeling kill apiserver-0`); starting a running one is a no-op
     assert kubeling(env, "start", "apiserver-0", "--name", NAME).stdout.startswith("kube-apiserver-0 running")
+
+
+def test_a_component_that_exits_by_itself_is_restarted_by_the_kubelet(cluster):
+    """As on kubeadm, where a scheduler that lost its Lease exits and its static pod restarts."""
+    env, _ = cluster
+    pod = f"kube-scheduler-0-{NODE}"
+    wait_until(lambda: ready(pods(env).get(pod)), 60, interval=0.5, what=f"{pod} Ready")
+    old = _alive_pid(env, "kube-scheduler-0")
+    assert old is not None
+    os.kill(old, signal.SIGTERM)  # not through kubeling: the process just ends (exit 0)
+    new = wait_until(lambda: (p := _alive_pid(env, "kube-scheduler-0")) and p != old and p, 60, interval=0.5,
+                     what="the scheduler started again by the controlplane kubelet")
+    assert new != old
+
+    def restarted_and_ready():
+        p = pods(env).get(pod)
+        return ready(p) and p["status"]["containerStatuses"][0]["restartCount"] >= 1 and p
+
+    p = wait_until(restarted_and_ready, 60, interval=0.5, what=f"{pod} Ready with a restart counted")
+    assert p["status"]["containerStatuses"][0]["lastState"]["terminated"]["reason"] in ("Error", "Completed")
