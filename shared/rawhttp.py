@@ -172,6 +172,7 @@ class RawHTTPClient:
         self._header_block = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._default_tls: ssl.SSLContext | None = None
+        self._closed = False  # connections given back after close() are closed, not kept
 
     async def __aenter__(self) -> RawHTTPClient:
         return self
@@ -222,6 +223,7 @@ class RawHTTPClient:
 
     async def close(self) -> None:
         """Close idle connections; ones checked out are closed as their requests finish."""
+        self._closed = True
         for pool in self._pools.values():
             while pool.idle:
                 pool.idle.pop().close()
@@ -405,7 +407,9 @@ class RawHTTPClient:
                 fut.set_result(conn)
                 return
         pool.active -= 1
-        if conn is not None:
+        if conn is not None and self._closed:
+            conn.close()
+        elif conn is not None:
             now = asyncio.get_running_loop().time()
             conn.idle_since = now
             pool.idle.append(conn)
