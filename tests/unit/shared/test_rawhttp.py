@@ -131,6 +131,7 @@ class Server:
         self.ended = 0
         self.requests: list[tuple[int, Req]] = []
         self.peer_certs: list[Any] = []
+        self.handlers: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Server:
         self.srv = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
@@ -139,6 +140,9 @@ class Server:
 
     async def __aexit__(self, *exc: object) -> None:
         self.srv.close()
+        for t in self.handlers:  # connections the client still holds, handlers still waiting
+            t.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
         await self.srv.wait_closed()
 
     def url(self, path: str = "/") -> str:
@@ -147,6 +151,9 @@ class Server:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         cid = self.opened
         self.opened += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
         if self.tls:
             self.peer_certs.append(writer.get_extra_info("peercert"))
         try:
@@ -161,6 +168,7 @@ class Server:
         finally:
             self.ended += 1
             writer.close()
+            self.handlers.discard(task)
 
 
 async def ok(req: Req, w: asyncio.StreamWriter, cid: int) -> bool:
