@@ -131,8 +131,7 @@ class _TLSProtocol(asyncio.Protocol):
         self._lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
         self.reader.set_transport(transport)  # the reader pauses/resumes the socket when its buffer fills
         self._do_handshake()
 

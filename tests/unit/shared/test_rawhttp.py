@@ -328,7 +328,13 @@ def _pki(tmp: Path) -> tuple[CertificateAuthority, ssl.SSLContext, tuple[str, st
     return ca, server, (str(cli_crt), str(cli_key))
 
 
-def test_tls_with_a_client_certificate(tmp_path):
+def _uvloop_run(main: Any) -> None:
+    uvloop = pytest.importorskip("uvloop")  # the apiserver runs on uvloop (uvicorn's default)
+    uvloop.run(main)
+
+
+@pytest.mark.parametrize("run", [asyncio.run, _uvloop_run], ids=["asyncio", "uvloop"])
+def test_tls_with_a_client_certificate(tmp_path, run):
     ca, server_ctx, cert = _pki(tmp_path)
 
     async def main() -> None:
@@ -363,7 +369,7 @@ def test_tls_with_a_client_certificate(tmp_path):
                 with pytest.raises(RawHTTPError):
                     await c.get(srv.url("/"))
             assert srv.requests[-1][1][1] == "/insecure"
-    asyncio.run(main())
+    run(main())
 
 
 def test_a_stalled_tls_handshake_is_a_connect_timeout():
