@@ -123,8 +123,9 @@ class Client:
     def __init__(self, config: ClientConfig, user_agent: str = "kubeling", timeout: float = 30.0, *,
                  max_connections: int = 100, connect_timeout: float = 5.0,
                  pool_timeout: float | None = None) -> None:
-        """`timeout` bounds each request's write and read (a watch's reads are unbounded); `pool_timeout` (default: `timeout`) how long a
-        request may wait for a free connection; `max_connections` counts watches too."""
+        """`timeout` bounds each request's write and read (a watch's reads are unbounded);
+        `pool_timeout` (default: `timeout`) how long a request may wait for a free connection to
+        a server; `max_connections` (per server) counts watches too."""
         self.config = config
         self.servers = list(config.servers)
         self._current = 0

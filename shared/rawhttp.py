@@ -16,6 +16,12 @@ responses framed by Content-Length, chunked encoding or the end of the connectio
 at once (`request`, `post`) or incrementally (`stream`, for watch streams and followed logs);
 TLS from an `ssl.SSLContext`; and a keep-alive pool per (scheme, host, port) with a connection
 limit, a pool timeout, and idle expiry (idle sockets, TLS ones especially, are memory too).
+TLS runs through an `ssl.SSLObject` on memory BIOs (`_TLSProtocol`), not asyncio's SSL
+transport, whose 256 KiB receive buffer per connection would cost more than httpx did.
+
+Measured on a default `kubeling up` cluster (TLS, 3 store members, 4 node agents), RSS ~20 s
+after up: the ten processes went from 401 MiB to 367 MiB; a scheduler 34.7 -> 30.7 MiB, a node
+agent 35.8 -> 32.4, the controller-manager 36.9 -> 32.9, the apiserver 63.4 -> 57.6.
 
 Errors are one hierarchy rooted at `RawHTTPError`, whose `sent` says whether the request may have
 reached the server; the subclasses are named after httpx's (ConnectError, ConnectTimeout,
