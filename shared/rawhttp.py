@@ -173,18 +173,34 @@ class _TLSProtocol(asyncio.Protocol):
                 chunk = self._sslobj.read(_READ_SIZE)
             except ssl.SSLWantReadError:
                 break
-            except ssl.SSLZeroReturnError:  # close_notify
-                self.reader.feed_eof()
-                break
+            except ssl.SSLZeroReturnError:
+                chunk = b""
             except ssl.SSLError as e:  # e.g. an alert: the server refused our certificate
                 self.reader.set_exception(e)
                 if self.transport is not None:
                     self.transport.close()
-                break
+                return
             if not chunk:
-                break
+                # close_notify (SSLObject.read returns b"" for it): the server is done with the
+                # connection - e.g. uvicorn closing an idle keep-alive connection - but an asyncio
+                # server keeps the TCP connection open until it gets ours (ssl_shutdown_timeout,
+                # 30 s). Mark the stream ended so the pool never reuses it, answer, and close.
+                self.reader.feed_eof()
+                self._close()
+                return
             self.reader.feed_data(chunk)
         self._flush()  # TLS 1.3 may answer (key updates)
+
+    def _close(self) -> None:
+        """Send close_notify (best effort) and close the TCP connection."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        try:
+            self._sslobj.unwrap()
+        except ssl.SSLError:  # SSLWantReadError: our close_notify is queued, the peer's may follow
+            pass
+        self._flush()
+        self.transport.close()
 
     def eof_received(self) -> bool:
         self.reader.feed_eof()
@@ -239,15 +255,7 @@ class _TLSWriter:
         return t is None or t.is_closing()
 
     def close(self) -> None:
-        p = self._proto
-        if p.transport is None or p.transport.is_closing():
-            return
-        try:
-            p._sslobj.unwrap()  # queue close_notify
-        except ssl.SSLError:
-            pass
-        p._flush()
-        p.transport.close()
+        self._proto._close()
 
 
 class _Pool:

@@ -372,6 +372,31 @@ def test_tls_with_a_client_certificate(tmp_path, run):
     run(main())
 
 
+@pytest.mark.parametrize("run", [asyncio.run, _uvloop_run], ids=["asyncio", "uvloop"])
+def test_a_tls_connection_the_server_closed_while_idle_is_not_reused(tmp_path, run):
+    """An asyncio TLS server (uvicorn ending an idle keep-alive connection) sends close_notify and
+    keeps the TCP connection open until the client answers with its own: the client must see the
+    connection as closed, not send the next request into it and wait for an answer that never comes."""
+    _, server_ctx, cert = _pki(tmp_path)
+    server_ctx.verify_mode = ssl.CERT_NONE
+
+    async def once(req: Req, w: asyncio.StreamWriter, cid: int) -> bool:
+        await ok(req, w, cid)
+        return False  # writer.close(): close_notify, then wait for the client's
+
+    async def main() -> None:
+        async with Server(once, tls=server_ctx) as srv:
+            ctx = ClientConfig(servers=[], verify=str(tmp_path / "ca.crt")).ssl_context()
+            async with RawHTTPClient(timeout=3, ssl_context=ctx) as c:
+                assert (await c.get(srv.url("/1"))).content == b"GET /1"
+                await until(lambda: srv.ended == 1)  # the server closed the first connection
+                # ...and the client noticed: its idle connection is no longer reusable
+                await until(lambda: not any(conn.usable() for p in c._pools.values() for conn in p.idle))
+                assert (await c.get(srv.url("/2"))).content == b"GET /2"
+                assert srv.opened == 2
+    run(main())
+
+
 def test_a_stalled_tls_handshake_is_a_connect_timeout():
     async def main() -> None:
         async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
