@@ -16,16 +16,12 @@ fresh connects to a busy apiserver; callers that must not be starved by others' 
 kubelet's heartbeats, as upstream's separate heartbeat client) use a Client of their own.
 
 The transport is `shared/rawhttp.py` (not httpx: ~3.3 MB less RSS per component process, and less
-CPU per request). Its calls and response attributes (`request`, `stream`, `status_code`,
-`content`, `aiter_lines`) are the httpx subset the Client uses, and `_failure` also knows httpx's
-transport errors, so unit tests may still install an `httpx.AsyncClient` with a MockTransport as
-`_http`; httpx is never imported here.
+CPU per request); unit tests replace it with tests/support/fakehttp.py's FakeTransport.
 """
 from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,13 +96,6 @@ def _failure(e: BaseException) -> str | None:
         if isinstance(e, (rawhttp.PoolTimeout, rawhttp.ReadTimeout)):
             return _OTHER
         return _BROKEN  # ReadError, RemoteProtocolError
-    httpx = sys.modules.get("httpx")  # loaded only where a test installed an httpx transport
-    if httpx is not None and isinstance(e, httpx.TransportError):
-        if isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return _CONNECT
-        if isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError)):
-            return _BROKEN
-        return _OTHER
     return None
 
 
@@ -283,7 +272,7 @@ def _with_kind(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode(r: Any) -> Any:
-    """A response's JSON body (`status_code`, `content`, `text`, `json()`: a rawhttp or httpx
+    """A response's JSON body (`status_code`, `content`, `text`, `json()`: a rawhttp
     Response); ApiError for a non-2xx answer."""
     try:
         body = r.json() if r.content else None

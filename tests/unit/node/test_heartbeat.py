@@ -7,11 +7,12 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 
 from kubeling.services.node.kubelet.nodestatus import NodeStatusManager
 from kubeling.shared.client import Client
 from kubeling.shared.kubeconfig import ClientConfig
+from kubeling.shared import rawhttp
+from tests.support.fakehttp import FakeRequest, FakeTransport, json_response
 
 
 class Leases:
@@ -21,30 +22,30 @@ class Leases:
         self.failures: list[BaseException | int] = []
         self.methods: list[str] = []
 
-    def __call__(self, req: httpx.Request) -> httpx.Response:
+    def __call__(self, req: FakeRequest) -> rawhttp.Response:
         if "/leases" not in req.url.path:
-            return httpx.Response(200, json={"kind": "Node", "metadata": {"name": "n1"}, "status": {}})
+            return json_response(200, {"kind": "Node", "metadata": {"name": "n1"}, "status": {}})
         self.methods.append(req.method)
         if self.failures:
             f = self.failures.pop(0)
             if isinstance(f, BaseException):
                 raise f
-            return httpx.Response(f, json={"kind": "Status", "code": f, "reason": "Scripted"})
+            return json_response(f, {"kind": "Status", "code": f, "reason": "Scripted"})
         if req.method == "GET":
-            return httpx.Response(200, json=self.lease) if self.lease else httpx.Response(404, json={"code": 404})
+            return json_response(200, self.lease) if self.lease else json_response(404, {"code": 404})
         body = json.loads(req.content)
         if req.method == "PUT" and body["metadata"].get("resourceVersion") != str(self.rv):
-            return httpx.Response(409, json={"kind": "Status", "code": 409, "reason": "Conflict"})
+            return json_response(409, {"kind": "Status", "code": 409, "reason": "Conflict"})
         self.rv += 1
         body["metadata"]["resourceVersion"] = str(self.rv)
         self.lease = body
-        return httpx.Response(201 if req.method == "POST" else 200, json=body)
+        return json_response(201 if req.method == "POST" else 200, body)
 
 
 def test_lease_loop_survives_errors_and_renews_without_reading():
     api = Leases()
     c = Client(ClientConfig(servers=["http://127.0.0.1:1"]))
-    c._http = httpx.AsyncClient(transport=httpx.MockTransport(api))
+    c._http = FakeTransport(api)
     nsm = NodeStatusManager(c, "n1", "127.0.0.1", 10250, "1", "1Gi", 10, {}, [], None, update_period=0.01)
 
     async def main() -> None:
@@ -54,7 +55,7 @@ def test_lease_loop_survives_errors_and_renews_without_reading():
                 while nsm.heartbeats < n:
                     await asyncio.sleep(0.005)
             await asyncio.wait_for(renewed(2), 10)  # created, then renewed
-            api.failures = [httpx.PoolTimeout("pool"), 500, RuntimeError("surprise")]
+            api.failures = [rawhttp.PoolTimeout("pool"), 500, RuntimeError("surprise")]
             api.lease["metadata"]["resourceVersion"] = "999"  # written by someone else meanwhile
             api.rv = 999
             before = nsm.heartbeats

@@ -2,7 +2,7 @@
 one wins, the periodic reconcile re-sends a status the apiserver lost, conflicts re-read the
 pod, and writes in flight are bounded.
 
-The manager talks through the real `Client`; only its httpx transport is replaced by an
+The manager talks through the real `Client`; only its transport (shared/rawhttp.py) is replaced by an
 in-process pods/status endpoint whose next answers can be scripted failures.
 """
 from __future__ import annotations
@@ -12,11 +12,12 @@ import copy
 import json
 from typing import Any
 
-import httpx
 
 from kubeling.services.node.kubelet.status import StatusManager, status_digest
 from kubeling.shared.client import Client
 from kubeling.shared.kubeconfig import ClientConfig
+from kubeling.shared import rawhttp
+from tests.support.fakehttp import FakeRequest, FakeTransport, json_response
 
 Obj = dict[str, Any]
 
@@ -56,7 +57,7 @@ class Pods:
         p = self.pods.get(name)
         return copy.deepcopy(p) if p else None
 
-    async def __call__(self, req: httpx.Request) -> httpx.Response:
+    async def __call__(self, req: FakeRequest) -> rawhttp.Response:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -66,25 +67,25 @@ class Pods:
                 f = self.failures.pop(0)
                 if isinstance(f, BaseException):
                     raise f
-                return httpx.Response(f, json={"kind": "Status", "code": f, "reason": "Scripted"})
+                return json_response(f, {"kind": "Status", "code": f, "reason": "Scripted"})
             parts = req.url.path.split("/")  # /api/v1/namespaces/default/pods/<name>[/status]
             name = parts[6]
             if name not in self.pods:
-                return httpx.Response(404, json={"kind": "Status", "code": 404, "reason": "NotFound"})
+                return json_response(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
             if req.method == "GET":
-                return httpx.Response(200, json=self.pods[name])
+                return json_response(200, self.pods[name])
             self.patches += 1
             self.rv += 1
             self.pods[name]["status"] = json.loads(req.content)["status"]
             self.pods[name]["metadata"]["resourceVersion"] = str(self.rv)
-            return httpx.Response(200, json=self.pods[name])
+            return json_response(200, self.pods[name])
         finally:
             self.in_flight -= 1
 
 
 def manager(api: Pods, **kw: Any) -> StatusManager:
     c = Client(ClientConfig(servers=["http://127.0.0.1:1"]))
-    c._http = httpx.AsyncClient(transport=httpx.MockTransport(api))
+    c._http = FakeTransport(api)
     kw.setdefault("backoff_base", 0.001)
     kw.setdefault("resync", 3600)
     return StatusManager(c, api.cached, **kw)
@@ -103,7 +104,7 @@ async def until(cond, what: str, timeout: float = 10) -> None:
 def test_a_status_is_retried_until_the_apiserver_has_it():
     api = Pods()
     api.add("web", "u1")
-    api.failures = [httpx.PoolTimeout("pool"), httpx.ConnectTimeout("connect"), 503, 429, httpx.ReadTimeout("read")]
+    api.failures = [rawhttp.PoolTimeout("pool"), rawhttp.ConnectTimeout("connect"), 503, 429, rawhttp.ReadTimeout("read")]
 
     async def main() -> None:
         sm = manager(api)

@@ -1,26 +1,27 @@
 """Every transport failure reaches callers of the API client as `Unavailable` (retry later),
-never as an httpx exception that a caller's `except` would miss; connect failures fail over."""
+never as a transport exception that a caller's `except` would miss; connect failures fail over."""
 from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from kubeling.shared.client import PODS, Client, Unavailable
 from kubeling.shared.kubeconfig import ClientConfig
+from kubeling.shared import rawhttp
+from tests.support.fakehttp import FakeRequest, FakeTransport, json_response
 
 
 def client(servers: list[str], handler) -> Client:
     c = Client(ClientConfig(servers=servers))
-    c._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    c._http = FakeTransport(handler)
     return c
 
 
-@pytest.mark.parametrize("exc", [httpx.PoolTimeout("pool"), httpx.ReadTimeout("read"), httpx.WriteTimeout("write"),
-                                 httpx.WriteError("write"), httpx.ConnectTimeout("connect")])
+@pytest.mark.parametrize("exc", [rawhttp.PoolTimeout("pool"), rawhttp.ReadTimeout("read"), rawhttp.ReadTimeout("write"),
+                                 rawhttp.ReadError("write"), rawhttp.ConnectTimeout("connect")])
 def test_transport_errors_become_unavailable(exc: Exception):
-    def handler(req: httpx.Request) -> httpx.Response:
+    def handler(req: FakeRequest) -> rawhttp.Response:
         raise exc
 
     async def main() -> None:
@@ -34,11 +35,11 @@ def test_transport_errors_become_unavailable(exc: Exception):
 def test_connect_error_fails_over_and_the_working_server_is_remembered():
     seen: list[str] = []
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        seen.append(req.url.host)
-        if req.url.host == "127.0.0.1":
-            raise httpx.ConnectError("refused")
-        return httpx.Response(200, json={"kind": "Pod"})
+    def handler(req: FakeRequest) -> rawhttp.Response:
+        seen.append(req.url.hostname)
+        if req.url.hostname == "127.0.0.1":
+            raise rawhttp.ConnectError("refused")
+        return json_response(200, {"kind": "Pod"})
 
     async def main() -> None:
         c = client(["http://127.0.0.1:1", "http://127.0.0.2:1"], handler)
@@ -50,8 +51,8 @@ def test_connect_error_fails_over_and_the_working_server_is_remembered():
 
 
 def test_a_watch_on_a_full_pool_is_unavailable():
-    def handler(req: httpx.Request) -> httpx.Response:
-        raise httpx.PoolTimeout("pool")
+    def handler(req: FakeRequest) -> rawhttp.Response:
+        raise rawhttp.PoolTimeout("pool")
 
     async def main() -> None:
         with pytest.raises(Unavailable):
@@ -65,11 +66,11 @@ def test_a_watch_on_a_full_pool_is_unavailable():
 def test_a_dropped_keep_alive_connection_is_retried_once_except_for_post(method: str, tries: int):
     calls: list[str] = []
 
-    def handler(req: httpx.Request) -> httpx.Response:
+    def handler(req: FakeRequest) -> rawhttp.Response:
         calls.append(req.method)
         if len(calls) == 1:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-        return httpx.Response(200, json={"kind": "Pod"})
+            raise rawhttp.RemoteProtocolError("Server disconnected without sending a response.")
+        return json_response(200, {"kind": "Pod"})
 
     async def main() -> None:
         c = client(["http://127.0.0.1:1"], handler)

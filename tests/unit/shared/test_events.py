@@ -1,7 +1,7 @@
 """The event recorder is best effort but sturdy: its writer outlives any error, retries a
 transient failure a bounded number of times, then drops the event and goes on draining.
 
-The recorder talks through the real `Client`, whose httpx transport is replaced by an in-process
+The recorder talks through the real `Client`, whose transport (shared/rawhttp.py) is replaced by an in-process
 handler, so the test also covers how transport errors (a full connection pool) reach the recorder.
 """
 from __future__ import annotations
@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 
 from kubeling.shared.client import Client
 from kubeling.shared.events import EventRecorder
 from kubeling.shared.kubeconfig import ClientConfig
+from kubeling.shared import rawhttp
+from tests.support.fakehttp import FakeRequest, FakeTransport, json_response
 
 POD = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "web", "namespace": "default", "uid": "u-1"}}
 
@@ -24,9 +25,9 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 20))
 
 
-def client_with(handler: Callable[[httpx.Request], httpx.Response]) -> Client:
+def client_with(handler: Callable[[FakeRequest], rawhttp.Response]) -> Client:
     c = Client(ClientConfig(servers=["http://127.0.0.1:1"]))
-    c._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    c._http = FakeTransport(handler)
     return c
 
 
@@ -38,22 +39,22 @@ class Events:
         self.failures: list[BaseException | int] = []  # raised, or answered as that HTTP code
         self.requests = 0
 
-    def __call__(self, req: httpx.Request) -> httpx.Response:
+    def __call__(self, req: FakeRequest) -> rawhttp.Response:
         self.requests += 1
         if self.failures:
             f = self.failures.pop(0)
             if isinstance(f, BaseException):
                 raise f
-            return httpx.Response(f, json={"kind": "Status", "code": f, "reason": "Scripted", "message": "scripted"})
+            return json_response(f, {"kind": "Status", "code": f, "reason": "Scripted", "message": "scripted"})
         if req.method == "POST":
             ev = json.loads(req.content)
             self.stored[ev["metadata"]["name"]] = ev
-            return httpx.Response(201, json=ev)
+            return json_response(201, ev)
         name = req.url.path.rsplit("/", 1)[1]
         if name not in self.stored:
-            return httpx.Response(404, json={"kind": "Status", "code": 404, "reason": "NotFound"})
+            return json_response(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
         self.stored[name].update(json.loads(req.content))
-        return httpx.Response(200, json=self.stored[name])
+        return json_response(200, self.stored[name])
 
     def reasons(self) -> dict[str, int]:
         return {e["reason"]: e["count"] for e in self.stored.values()}
@@ -66,7 +67,7 @@ async def drained(rec: EventRecorder) -> None:
 
 def test_writer_retries_a_full_pool_and_records_the_event():
     api = Events()
-    api.failures = [httpx.PoolTimeout("pool"), httpx.ConnectTimeout("connect"), 503]
+    api.failures = [rawhttp.PoolTimeout("pool"), rawhttp.ConnectTimeout("connect"), 503]
 
     async def main() -> None:
         rec = EventRecorder(client_with(api), "kubelet", retry_base=0.001)
@@ -79,7 +80,7 @@ def test_writer_retries_a_full_pool_and_records_the_event():
 
 def test_writer_survives_exhausted_retries_and_unexpected_errors():
     api = Events()
-    api.failures = [httpx.PoolTimeout("pool")] * 3 + [RuntimeError("a bug in the transport")]
+    api.failures = [rawhttp.PoolTimeout("pool")] * 3 + [RuntimeError("a bug in the transport")]
 
     async def main() -> None:
         rec = EventRecorder(client_with(api), "kubelet", max_tries=3, retry_base=0.001)
