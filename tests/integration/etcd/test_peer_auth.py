@@ -15,7 +15,6 @@ import struct
 import time
 import zlib
 
-import pytest
 
 from kubeling.services.etcd.raftauth import MessageAuthenticator
 from tests.support.procs import wait_until
@@ -52,14 +51,6 @@ def _read_frame(sock: socket.socket, deadline: float) -> bytes | None:
         if len(buf) >= 4 and len(buf) - 4 >= struct.unpack("i", buf[:4])[0]:
             return buf[4:4 + struct.unpack("i", buf[:4])[0]]
     raise AssertionError("the member neither answered nor closed the connection")
-
-
-@pytest.fixture
-def cluster(procs):
-    c = StoreCluster(procs).start()
-    c.wait_healthy()
-    yield c
-    c.close()
 
 
 def _send(cluster: StoreCluster, data: bytes) -> bytes | None:

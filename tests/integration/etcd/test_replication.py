@@ -13,14 +13,6 @@ from tests.support.procs import wait_until
 from .cluster import StoreCluster, b64
 
 
-@pytest.fixture
-def cluster(procs):
-    c = StoreCluster(procs).start()
-    c.wait_healthy()
-    yield c
-    c.close()
-
-
 def test_write_to_any_member_is_visible_everywhere_with_identical_revisions(cluster):
     leader = cluster.leader()
     revisions = []
