@@ -168,8 +168,11 @@ class Client:
 
     # -- verbs ------------------------------------------------------------------------------------
 
-    async def get(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
-        return await self.request("GET", res.path(namespace, name))
+    async def get(self, res: Resource, name: str, namespace: str | None = None, *,
+                  resource_version: str | None = None) -> dict[str, Any]:
+        """GET one object; resource_version="0" lets the apiserver answer from its watch cache
+        (client-go's `FromApiserverCache`), possibly a little stale."""
+        return await self.request("GET", res.path(namespace, name), params={"resourceVersion": resource_version})
 
     async def list(self, res: Resource, namespace: str | None = None, *, label_selector: str | None = None,
                    field_selector: str | None = None, resource_version: str | None = None,

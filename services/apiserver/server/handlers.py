@@ -109,7 +109,10 @@ class Handlers(SubresourceHandlers):
                 o.pop("kind", None)
             return codec.respond({"kind": f"{store.strategy.kind}List", "apiVersion": store.strategy.api_version,
                                   "metadata": lm, "items": items}, accept=accept)
-        obj = await store.get(rp.namespace, rp.name)
+        if req.query_params.get("resourceVersion") == "0" and rp.subresource in ("", "status"):
+            obj = await store.get_from_cache(rp.namespace, rp.name)
+        else:
+            obj = await store.get(rp.namespace, rp.name)
         if rp.subresource == "scale":
             return codec.respond(self._scale(store, obj))
         if rp.subresource in ("log", "exec", "attach", "portforward", "proxy"):
