@@ -63,7 +63,8 @@ class HollowNodes:
             self.kubelets[name] = k
             nsm = NodeStatusManager(clients.heartbeat, name, args.node_ip, args.kubelet_port, args.cpu, args.memory, args.max_pods,
                                     {**args.node_labels, "kubeling.io/hollow": "true"}, args.register_with_taints,
-                                    self.cidrs[name], update_period=args.node_status_update_frequency)
+                                    self.cidrs[name], update_period=args.node_status_update_frequency,
+                                    report_period=args.node_status_report_frequency)
             k.node_getter = (lambda m: lambda: m.node)(nsm)
             self.managers[name] = nsm
         self.pods.add_handlers(Handlers(lambda p: self._dispatch(p, "seen"), lambda _o, p: self._dispatch(p, "seen"),

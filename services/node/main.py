@@ -87,7 +87,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pod-manifest-path", help="directory of static pod manifests (kubeadm's /etc/kubernetes/manifests)")
     p.add_argument("--file-check-frequency", type=duration, default=2.0, help="time between reads of --pod-manifest-path, e.g. 20s")
     p.add_argument("--node-status-update-frequency", type=duration, default=10.0,
-                   help="time between heartbeats (Lease and status), e.g. 10s")
+                   help="time between heartbeats: Lease renewals and status computations, e.g. 10s")
+    p.add_argument("--node-status-report-frequency", type=duration, default=300.0,
+                   help="the status is written when it changed, else this often (the kubelet's "
+                        "nodeStatusReportFrequency), e.g. 5m")
     p.add_argument("--proxy", type=boolean, nargs="?", const=True, default=True,
                    help="run kube-proxy in this agent (Services -> rules and the userspace data path); default true")
     p.add_argument("--cluster-domain", default="cluster.local", help="DNS domain of the cluster")
@@ -190,7 +193,8 @@ async def run(args: argparse.Namespace) -> int:
     kubelet = Kubelet(client, args.node_name, args.node_ip, recorder)
     nsm = NodeStatusManager(clients.heartbeat, args.node_name, args.node_ip, args.kubelet_port, args.cpu, args.memory,
                             args.max_pods, args.node_labels, args.register_with_taints, args.pod_cidr,
-                            update_period=args.node_status_update_frequency)
+                            update_period=args.node_status_update_frequency,
+                            report_period=args.node_status_report_frequency)
     services, slices = Informer(client, SERVICES), Informer(client, ENDPOINTSLICES)
     nsm.recorder = recorder
     proxier = Proxier(services, slices, args.node_name, args.node_ip) if args.proxy else None

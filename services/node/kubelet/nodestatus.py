@@ -1,6 +1,13 @@
 """Registering the Node and keeping it alive: the Node object (capacity, allocatable,
 addresses, nodeInfo, conditions), its Lease in kube-node-lease renewed every 10 s, and the
-status (conditions' heartbeats) posted every 10 s, as the kubelet's node status manager does.
+status, as the kubelet's node status manager keeps them.
+
+The status follows upstream's two periods: every `update_period` (--node-status-update-frequency,
+10 s) the kubelet reads its Node from the apiserver's cache (resourceVersion=0) and computes the
+status; it writes it only when something other than the heartbeat times changed, or when
+`report_period` (nodeStatusReportFrequency, 5 min) has passed since the last write. The Lease is
+what says the node is alive. So a quiet node costs the store one Lease write per 10 s, and the
+other components' Node informers see an event only when something changed or every 5 min.
 
 Registration is idempotent: an existing Node (an agent restart) keeps its spec - podCIDR,
 taints added by hand, cordoning - and gets fresh status.
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,7 +42,8 @@ RETRY_BASE, RETRY_MAX = 0.2, 7.0  # heartbeat retry back-off (upstream's lease c
 class NodeStatusManager:
     def __init__(self, client: Client, name: str, ip: str, kubelet_port: int, cpu: str, memory: str,
                  max_pods: int, labels: dict[str, str], taints: list[Obj], pod_cidr: str | None,
-                 lease_seconds: int = 40, update_period: float = 10.0) -> None:
+                 lease_seconds: int = 40, update_period: float = 10.0, report_period: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.name = name
         self.ip = ip
@@ -47,6 +56,9 @@ class NodeStatusManager:
         self.pod_cidr = pod_cidr
         self.lease_seconds = lease_seconds
         self.update_period = update_period
+        self.report_period = report_period
+        self.clock = clock
+        self._reported_at: float | None = None  # when the status was last written
         self.boot_id = str(uuid.uuid4())
         self.machine_id = uuid.uuid5(uuid.NAMESPACE_DNS, name).hex
         self.node: Obj | None = None
@@ -171,9 +183,19 @@ class NodeStatusManager:
                                   "renewTime": now}})
 
     async def post_status(self) -> None:
-        prev = (self.node or {}).get("status")
+        """One status period (upstream's tryUpdateNodeStatus): read the Node from the apiserver's
+        cache, write the status only if it changed or the report period is up."""
         try:
-            self.node = await self.client.patch(NODES, self.name, {"status": self.status(prev)}, subresource="status")
+            cur = await self.client.get(NODES, self.name, resource_version="0")
+            status = self.status(cur.get("status"))
+            now = self.clock()
+            if (self._reported_at is not None and now - self._reported_at < self.report_period
+                    and not status_changed(cur.get("status") or {}, status)):
+                self.node = cur
+                return
+            self.node = await self.client.patch(NODES, self.name, {"status": status}, subresource="status")
+            self._reported_at = now
+            self.status_posts += 1
         except ApiError as e:
             if e.code == 404:  # somebody deleted our Node: register again, as the kubelet does
                 self.registered.clear()
@@ -206,6 +228,20 @@ class NodeStatusManager:
             backoff = RETRY_BASE
             if what == "lease":
                 self.heartbeats += 1
-            else:
-                self.status_posts += 1
             await asyncio.sleep(self.update_period)
+
+
+def status_changed(old: Obj, new: Obj) -> bool:
+    """Whether `new` (what the kubelet computed) differs from the Node's current status in any
+    field the kubelet sets, heartbeat times aside (upstream's nodeStatusHasChanged). A condition
+    the node controller changed (Ready=Unknown after missed heartbeats) counts as a change."""
+    def beatless(conds: list[Obj] | None) -> list[Obj]:
+        return sorted(({k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in conds or []),
+                      key=lambda c: c.get("type", ""))
+    for field, value in new.items():
+        if field == "conditions":
+            if beatless(old.get("conditions")) != beatless(value):
+                return True
+        elif old.get(field) != value:
+            return True
+    return False
