@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -126,6 +127,13 @@ class Cluster:
             raise ValueError(f"unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.members = [Member(f"m{i}", free_port(), free_port(), self.base_dir / f"m{i}") for i in range(self.size)]
+        self.peer_secret = self.base_dir / "peer-secret"
+        if self.kind == "kubeling" and not self.peer_secret.exists():
+            # kubeling members with peers need a shared secret file (mode 0600 from creation). Hex
+            # text, so that a pinned older tree, which read the file as text, takes it too.
+            fd = os.open(self.peer_secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
 
     @property
     def endpoints(self) -> list[str]:
@@ -138,7 +146,7 @@ class Cluster:
                  "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.peer_port}", "--initial-cluster", initial,
                  "--initial-cluster-token", f"bench-{self.base_dir.name}", "--initial-cluster-state", "new"]
         if self.kind == "kubeling":
-            return [sys.executable, "-m", "kubeling", "etcd", *flags]
+            return [sys.executable, "-m", "kubeling", "etcd", *flags, "--peer-secret-file", str(self.peer_secret)]
         return ["etcd", *flags, *(["--unsafe-no-fsync"] if self.kind == "etcd-nofsync" else [])]
 
     def start_member(self, i: int) -> None:

@@ -7,7 +7,11 @@ an etcd static pod manifest:
       --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \\
       --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \\
       --initial-cluster etcd-0=http://127.0.0.1:2380,etcd-1=http://127.0.0.1:2382,etcd-2=http://127.0.0.1:2384 \\
-      --initial-cluster-state new
+      --initial-cluster-state new --peer-secret-file /etc/kubeling/pki/etcd-peer-secret
+
+One flag is kubeling's own: `--peer-secret-file`, the key that authenticates Raft messages
+(raftauth.py). pysyncobj's messages are pickles, so a member with peers refuses to start without
+it; the cluster token, visible to anyone in `ps`, is never key material.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import ssl
@@ -28,6 +33,7 @@ from kubeling.shared.flags import boolean
 
 from .members import Cluster, parse_initial_cluster, split_urls, url_hostport
 from .peertls import PeerTLSFiles
+from .raftauth import SECRET_BYTES, read_secret_file
 from .raftnode import RaftSettings
 from .server import EtcdServer, ServerOptions, parse_duration
 
@@ -53,8 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--initial-cluster-state", choices=["new", "existing"], default="new",
                    help="'new' bootstraps a cluster; 'existing' joins members that already run (membership is static)")
     p.add_argument("--initial-cluster-token", default="etcd-cluster",
-                   help="cluster token: part of member IDs and, without --peer-secret-file, the peer authentication key")
-    p.add_argument("--peer-secret-file", help="file whose content authenticates and encrypts peer traffic (recommended)")
+                   help="cluster token, as etcd's: part of member and cluster IDs (public: never a key)")
+    p.add_argument("--peer-secret-file",
+                   help="file (mode 0600, non-empty) whose bytes authenticate Raft messages between members with "
+                        "HMAC-SHA256; the same file on every member. Needed when --initial-cluster has other members; "
+                        "it authenticates, it does not encrypt (encryption on the wire: https:// peer URLs)")
     p.add_argument("--listen-metrics-urls", default="",
                    help="comma-separated plain-HTTP URLs serving only /health, /livez, /readyz, /metrics and /version "
                         "(no client certificate needed; for probes and monitoring)")
@@ -116,7 +125,7 @@ def _client_tls(urls: list[str], args: argparse.Namespace) -> dict[str, object]:
 
 def _peer_tls(listen_peer: str, advertise_peer: list[str], args: argparse.Namespace) -> PeerTLSFiles | None:
     """etcd's peer TLS flags, checked as etcd checks them. http:// peers need none: their traffic
-    is still authenticated and encrypted with the cluster token or --peer-secret-file."""
+    is still authenticated with --peer-secret-file (readable on the wire, as a real etcd's)."""
     schemes = {urlsplit(u).scheme for u in [listen_peer, *advertise_peer]}
     if not schemes <= {"http", "https"} or len(schemes) > 1:
         raise ValueError("peer URLs must all be http:// or all https://")
@@ -148,6 +157,23 @@ def _client_sockets(urls: list[str]) -> list[socket.socket]:
     return socks
 
 
+def _peer_secret(path: str | None, peers: int) -> bytes:
+    """The key material of Raft message authentication (raftauth.py): --peer-secret-file's bytes.
+
+    A member with peers must have the file: pysyncobj unpickles what arrives on its port, and
+    nothing visible (a flag, the cluster token in `ps`) may let another local user sign a message.
+    A member without peers needs none, but pysyncobj still listens: it gets random bytes that
+    exist only in this process, so whatever arrives there is refused unloaded."""
+    if path:
+        return read_secret_file(path)
+    if peers:
+        raise ValueError(f"--initial-cluster lists {peers} other member(s): --peer-secret-file is required "
+                         f"(a file of random bytes, mode 0600, the same on every member, e.g. "
+                         f"`head -c 32 /dev/urandom > secret && chmod 600 secret`); it authenticates Raft "
+                         f"messages, which are pickles")
+    return secrets.token_bytes(SECRET_BYTES)
+
+
 def _check_data_dir(data_dir: Path, name: str, token: str, cluster: str) -> None:
     """Refuse to start a member on another member's (or another cluster's) data."""
     meta_path = data_dir / "member" / "member.json"
@@ -176,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--initial-cluster has {members[args.name].peer_urls[0]} for {args.name}, "
                              f"but --initial-advertise-peer-urls is {advertise_peer[0]}")
         peer_tls = _peer_tls(listen_peer, advertise_peer, args)
-        secret = Path(args.peer_secret_file).read_text().strip() if args.peer_secret_file else args.initial_cluster_token
         cluster = Cluster(args.name, members, args.initial_cluster_token)
+        secret = _peer_secret(args.peer_secret_file, peers=len(cluster.peer_addresses()))
         data_dir = Path(args.data_dir or f"{args.name}.etcd")
         _check_data_dir(data_dir, args.name, args.initial_cluster_token, initial_cluster)
         progress = parse_duration(args.experimental_watch_progress_notify_interval)

@@ -4,12 +4,14 @@ pysyncobj's transport speaks plain TCP and has no TLS, so with https:// peer URL
 runs a small TLS relay on its event loop:
 - inbound: a TLS server on the member's peer address (--listen-peer-urls) that requires a client
   certificate from --peer-trusted-ca-file and carries each connection to pysyncobj, which then
-  listens on a loopback-only internal port nobody else is told about;
+  listens on a loopback-only internal port (not secret: any local user sees it in `ss -lt`
+  and can connect, bypassing TLS, so what guards it is the message authentication below);
 - outbound: for each other member, a loopback-only local port; pysyncobj dials it instead of the
   member's address (LoopTransport's `dial` map), and the relay carries the connection over TLS to
   that member's peer address, presenting this member's --peer-cert-file and checking the other's
   certificate against the same CA.
-Raft's framing and its own authentication (the cluster token) run inside, unchanged. Member
+Raft's framing and its own message authentication (--peer-secret-file, raftauth.py) run
+inside, unchanged: TLS encrypts and admits members, the secret signs each message. Member
 identities stay the advertised peer addresses, so a member with TLS peers and the rest of the
 cluster agree on who is who.
 """

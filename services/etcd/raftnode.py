@@ -41,7 +41,7 @@ _RETRYABLE = {FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.NO
 class RaftSettings:
     data_dir: Path
     listen_peer: str  # host:port to bind
-    secret: str
+    secret: bytes  # --peer-secret-file's content, or random bytes of this process (main.py _peer_secret)
     heartbeat_ms: int = 100
     election_ms: int = 1000
     snapshot_entries: int = 10000

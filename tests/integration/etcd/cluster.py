@@ -1,4 +1,7 @@
-"""A real multi-member `kubeling etcd` cluster on free loopback ports, for integration tests."""
+"""A real multi-member `kubeling etcd` cluster on free loopback ports, for integration tests.
+
+Its members share a peer secret (a 0600 file of random bytes, `--peer-secret-file`), as
+`kubeling up` gives its members: a member with peers refuses to start without one."""
 from __future__ import annotations
 
 import base64
@@ -6,6 +9,7 @@ import json
 
 import httpx
 
+from kubeling.services.etcd.raftauth import write_secret_file
 from tests.support.procs import Proc, ProcGroup, free_port, wait_until
 
 
@@ -23,13 +27,16 @@ class StoreCluster:
         self.names = [f"etcd-{i}" for i in range(size)]
         self.initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in zip(self.names, self.peer_ports))
         self.members: dict[int, Proc] = {}
+        self.secret_file = procs.log_dir / "etcd-peer-secret"
+        write_secret_file(self.secret_file)
         self.http = httpx.Client(timeout=10.0)
 
     def args(self, i: int) -> list[str]:
         return ["etcd", "--name", self.names[i], "--data-dir", str(self.procs.log_dir / self.names[i]),
                 "--listen-client-urls", f"http://127.0.0.1:{self.client_ports[i]}",
                 "--listen-peer-urls", f"http://127.0.0.1:{self.peer_ports[i]}",
-                "--initial-cluster", self.initial, "--initial-cluster-token", "test-cluster", *self.extra]
+                "--initial-cluster", self.initial, "--initial-cluster-token", "test-cluster",
+                "--peer-secret-file", str(self.secret_file), *self.extra]
 
     def url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.client_ports[i]}"

@@ -11,6 +11,7 @@ import sys
 import httpx
 import pytest
 
+from kubeling.services.etcd.raftauth import write_secret_file
 from kubeling.shared.pki import CertificateAuthority
 from tests.support.procs import ProcGroup, free_port, wait_until
 
@@ -124,12 +125,14 @@ def test_members_talk_raft_over_mutual_tls(procs, pki):
     ca.issue("etcd-peer", hosts=("127.0.0.1",), server=True, client=True).write(pki, "peer")
     clients, peers = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
     initial = ",".join(f"etcd-{i}=https://127.0.0.1:{peers[i]}" for i in range(3))
+    write_secret_file(pki / "etcd-peer-secret")
     for i in range(3):
         procs.start(f"etcd-{i}", ["etcd", "--name", f"etcd-{i}", "--data-dir", str(procs.log_dir / f"etcd-{i}"),
                                   "--listen-client-urls", f"http://127.0.0.1:{clients[i]}",
                                   "--listen-peer-urls", f"https://127.0.0.1:{peers[i]}", "--initial-cluster", initial,
                                   "--peer-cert-file", str(pki / "peer.crt"), "--peer-key-file", str(pki / "peer.key"),
-                                  "--peer-trusted-ca-file", str(pki / "ca.crt"), "--peer-client-cert-auth"])
+                                  "--peer-trusted-ca-file", str(pki / "ca.crt"), "--peer-client-cert-auth",
+                                  "--peer-secret-file", str(pki / "etcd-peer-secret")])
     urls = [f"http://127.0.0.1:{p}" for p in clients]
     wait_until(lambda: all(_ok(httpx, u + "/health") for u in urls), 60, what="three TLS-peered members healthy")
     put = httpx.post(urls[0] + "/v3/kv/put", content=json.dumps({"key": "YQ==", "value": "Yg=="}), timeout=10)
