@@ -6,41 +6,62 @@ CronJob's creation) that has passed, creates its Job, named `<cronjob>-<minutes 
 as upstream names them (so a retried sync finds the Job it already made instead of making a
 second), then requeues itself for the next scheduled time. Finished Jobs beyond
 successfulJobsHistoryLimit (3) / failedJobsHistoryLimit (1) are deleted with their pods.
+
+Schedules are parsed as upstream parses them (kubeling.shared.cron, robfig/cron's ParseStandard).
+As upstream's syncCronJob (pkg/controller/cronjob/cronjob_controllerv2.go), a schedule that cannot
+be parsed, an unknown time zone, or one that never fires (`0 0 30 2 *`) is reported once as a
+Warning event and the CronJob is not requeued until it changes: no work is repeated on a schedule
+that cannot succeed.
 """
 from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kubeling.shared.client import ApiError
+from kubeling.shared.cron import Schedule, ScheduleError, load_location, parse_standard
 from kubeling.shared.informer import Handlers
 
 from .controller import Context, Controller, split_key
-from .cron import Schedule
 from .job import finished
 from .podutil import controller_ref, owner_ref_for, parse_time
 from .resources import CRONJOBS, JOBS
 
 Obj = dict[str, Any]
-MAX_MISSED = 100
 
 
 def rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# pkg/controller/cronjob/utils.go: more missed start times than this are not caught up on.
+MANY_MISSED = 100
+# ... and the requeue lands this long after the next scheduled time (nextScheduleDelta).
+NEXT_SCHEDULE_DELTA = 0.1
+
+
 def most_recent(schedule: Schedule, earliest: datetime, now: datetime) -> tuple[datetime | None, int]:
-    """(latest scheduled time in (earliest, now], how many were passed) (getMostRecentScheduleTime)."""
-    t, last, n = earliest, None, 0
-    while True:
-        t = schedule.next_after(t)
-        if t > now:
-            return last, n
-        last, n = t, n + 1
-        if n > 10000:  # a very old lastScheduleTime: jump ahead rather than walk every minute
-            t = now - timedelta(minutes=1)
+    """(the latest scheduled time in (earliest, now], about how many were missed), as upstream's
+    mostRecentScheduleTime: two activations give the period, so an old `earliest` costs a few
+    steps, not one per missed minute. ScheduleError for a schedule that never fires."""
+    t1 = schedule.next(earliest)
+    if t1 is not None and now < t1:
+        return None, 0
+    t2 = schedule.next(t1) if t1 is not None else None
+    if t1 is not None and t2 is not None and now < t2:
+        return t1, 1
+    period = int(round((t2 - t1).total_seconds())) if t1 is not None and t2 is not None else 0
+    if period < 1:
+        raise ScheduleError("time difference between two schedules is less than 1 second")
+    missed = int((now - t1).total_seconds()) // period + 1
+    # Step back one period more than the estimate and let the schedule find the exact times
+    # (schedules such as `30 6-16/4 * * 1-5` are not evenly spaced).
+    t: datetime | None = t1 + timedelta(seconds=(missed - 2) * period)
+    latest = None
+    while (t := schedule.next(t)) is not None and t <= now:
+        latest = t
+    return latest, missed
 
 
 class CronJobController(Controller):
@@ -81,10 +102,15 @@ class CronJobController(Controller):
         await self._cleanup([j for j in jobs if finished(j) == "Failed"], spec.get("failedJobsHistoryLimit", 1))
 
         try:
-            tz = ZoneInfo(spec["timeZone"]) if spec.get("timeZone") else UTC
-            schedule = Schedule(spec.get("schedule", ""))
-        except (ValueError, KeyError, OSError) as e:
-            self.recorder.event(cj, "Warning", "InvalidSchedule", f"invalid schedule: {spec.get('schedule')}: {e}")
+            tz = load_location(spec["timeZone"]) if spec.get("timeZone") else UTC
+        except ScheduleError as e:
+            self.recorder.event(cj, "Warning", "UnknownTimeZone", f"invalid timeZone: {spec.get('timeZone')!r}: {e}")
+            await self._write_status(cj, status)
+            return
+        try:
+            schedule = parse_standard(spec.get("schedule") or "")
+        except ScheduleError as e:
+            self.recorder.event(cj, "Warning", "UnparseableSchedule", f"unparseable schedule: {spec.get('schedule')!r} : {e}")
             await self._write_status(cj, status)
             return
         now = datetime.now(tz)
@@ -94,15 +120,21 @@ class CronJobController(Controller):
             sds = spec.get("startingDeadlineSeconds")
             if sds is not None:
                 earliest = max(earliest, now - timedelta(seconds=int(sds)))
-            t, missed = most_recent(schedule, earliest, now)
-            if missed > MAX_MISSED:
+            try:
+                t, missed = most_recent(schedule, earliest, now)
+            except ScheduleError as e:
+                self.recorder.event(cj, "Warning", "InvalidSchedule", f"invalid schedule: {spec.get('schedule')} : {e}")
+                await self._write_status(cj, status)
+                return
+            if missed > MANY_MISSED:
                 self.recorder.event(cj, "Warning", "TooManyMissedTimes",
-                                    f"too many missed start times: {missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
+                                    "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
             if t is not None:
                 await self._run(cj, t, status)
         await self._write_status(cj, status)
-        nxt = schedule.next_after(now)
-        self.queue.add_after(key, max((nxt - now).total_seconds(), 0) + 0.2)
+        nxt = schedule.next(now)
+        if nxt is not None:
+            self.queue.add_after(key, max((nxt - now).total_seconds(), 0) + NEXT_SCHEDULE_DELTA)
 
     async def _run(self, cj: Obj, t: datetime, status: Obj) -> None:
         spec = cj["spec"]

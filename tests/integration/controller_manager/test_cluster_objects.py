@@ -306,3 +306,31 @@ def test_cronjob_fires(kc: CMCluster):
     wait_until(lambda: kc.get("/apis/batch/v1/namespaces/default/cronjobs/every-minute")["status"].get("lastSuccessfulTime"),
                30, what="lastSuccessfulTime")
     kc.kubectl("delete", "cronjob", "every-minute", check=True)
+
+
+def test_cronjob_schedules_validated_at_create_and_impossible_ones_reported_once(kc: CMCluster):
+    """`99 * * * *` is refused at create with robfig/cron's message, as upstream; `0 0 30 2 *`
+    parses (as upstream) but never fires: the controller reports it as an InvalidSchedule event
+    and does not retry it in a loop."""
+    bad = kc.kubectl("create", "cronjob", "bad-minute", "--image=busybox", "--schedule=99 * * * *")
+    assert bad.returncode != 0
+    assert ('The CronJob "bad-minute" is invalid: spec.schedule: Invalid value: "99 * * * *": '
+            "end of range (99) above maximum (59): 99") in bad.stderr
+    tz = kc.kubectl("create", "cronjob", "tz-prefix", "--image=busybox", "--schedule=TZ=UTC 0 * * * *")
+    assert tz.returncode != 0 and "cannot use TZ or CRON_TZ in schedule, use timeZone field instead" in tz.stderr
+
+    kc.kubectl("create", "cronjob", "feb-30", "--image=busybox", "--schedule=0 0 30 2 *", check=True)
+
+    def invalid_schedule_events():
+        events = kc.get("/api/v1/namespaces/default/events")["items"]
+        return [e for e in events if e.get("involvedObject", {}).get("name") == "feb-30"
+                and e.get("reason") == "InvalidSchedule"]
+    events = wait_until(invalid_schedule_events, 30, what="an InvalidSchedule event for feb-30")
+    assert events[0]["type"] == "Warning"
+    assert events[0]["message"] == "invalid schedule: 0 0 30 2 * : time difference between two schedules is less than 1 second"
+    # not requeued: a later CronJob is still handled promptly, and the event is not repeated
+    kc.apply_yaml(CRON.replace("every-minute", "after-feb-30"))
+    wait_until(lambda: "lastScheduleTime" in (kc.get("/apis/batch/v1/namespaces/default/cronjobs/after-feb-30")
+                                              .get("status") or {}), 75, what="the next CronJob scheduled")
+    assert sum(e.get("count", 1) for e in invalid_schedule_events()) == 1
+    kc.kubectl("delete", "cronjob", "feb-30", "after-feb-30", check=True)

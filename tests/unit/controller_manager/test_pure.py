@@ -229,21 +229,28 @@ def test_job_index_ranges_round_trip():
     assert format_indexes(set()) == ""
 
 
-def test_cron_schedules():
-    from datetime import UTC, datetime
+def test_cronjob_most_recent_is_bounded_and_refuses_impossible_schedules():
+    """upstream's mostRecentScheduleTime: a few steps for a years-old lastScheduleTime, and an
+    error (not a search) for a schedule that never fires."""
+    from datetime import UTC, datetime, timedelta
 
-    from kubeling.services.controller_manager.cron import Schedule
-    t = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)  # a Thursday
-    assert Schedule("*/5 * * * *").next_after(t) == datetime(2026, 1, 1, 10, 10, tzinfo=UTC)
-    assert Schedule("@hourly").next_after(t) == datetime(2026, 1, 1, 11, 0, tzinfo=UTC)
-    assert Schedule("0 9 * * mon-fri").next_after(t) == datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
-    assert Schedule("0 0 1 feb *").next_after(t) == datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
-    # both day fields restricted: either matches (the 13th, or any Friday)
-    assert Schedule("0 0 13 * 5").next_after(t) == datetime(2026, 1, 2, 0, 0, tzinfo=UTC)
-    with pytest.raises(ValueError):
-        Schedule("* * *")
-    with pytest.raises(ValueError):
-        Schedule("61 * * * *")
+    from kubeling.services.controller_manager.cronjob import most_recent
+    from kubeling.shared.cron import ScheduleError, parse_standard
+
+    now = datetime(2026, 1, 1, 10, 7, 30, tzinfo=UTC)
+    every5 = parse_standard("*/5 * * * *")
+    assert most_recent(every5, now - timedelta(minutes=3), now) == (datetime(2026, 1, 1, 10, 5, tzinfo=UTC), 1)
+    assert most_recent(every5, now - timedelta(minutes=1), now) == (None, 0)
+    latest, missed = most_recent(every5, now - timedelta(minutes=31), now)
+    assert latest == datetime(2026, 1, 1, 10, 5, tzinfo=UTC) and missed == 6
+    # ten years of minutes behind: counted from the period, not walked minute by minute
+    latest, missed = most_recent(parse_standard("* * * * *"), now - timedelta(days=3650), now)
+    assert latest == datetime(2026, 1, 1, 10, 7, tzinfo=UTC) and missed > 5_000_000
+    # uneven spacing (6-16/4 on weekdays) still lands on the exact latest time
+    latest, _ = most_recent(parse_standard("30 6-16/4 * * 1-5"), now - timedelta(days=30), now)
+    assert latest == datetime(2026, 1, 1, 6, 30, tzinfo=UTC)
+    with pytest.raises(ScheduleError, match="less than 1 second"):
+        most_recent(parse_standard("0 0 30 2 *"), now - timedelta(days=1), now)
 
 
 def test_full_disruption_halts_noexecute_taints():
