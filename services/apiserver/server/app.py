@@ -28,6 +28,7 @@ from ..auth.authn import Authenticator
 from ..auth.authz import Authorizer
 from .auth import Security, User
 from .handlers import Handlers
+from .listoptions import query_bool
 from .routes import parse
 
 log = logging.getLogger("apiserver")
@@ -166,7 +167,7 @@ class APIServer:
             return codec.status_response(errors.internal(repr(e)))
         finally:
             REQUESTS.labels(verb, resource, str(code)).inc()
-            if request.query_params.get("watch") not in ("true", "1"):
+            if not query_bool(request.query_params, "watch"):
                 LATENCY.labels(verb, resource).observe(time.monotonic() - start)
 
     async def health(self, path: str) -> Response:

@@ -24,6 +24,7 @@ from ..auth.impersonation import impersonate
 from ..auth.tls import peer_certificate
 from ..auth.tokenfile import load_tokens
 from ..auth.user import UserInfo, anonymous
+from .listoptions import query_bool
 from .routes import parse
 
 User = UserInfo  # the name older modules import
@@ -55,7 +56,7 @@ class Security:
         rp = parse(path, is_namespaced) if resource_like else None
         if rp is None:
             return non_resource(user, method, path)
-        watch = str(query.get("watch", "")).lower() in ("true", "1")
+        watch = query_bool(query, "watch")  # the same rule the handler follows (listoptions.py)
         verb = resource_verb(method, rp.name is not None, watch)
         namespace = rp.namespace or ""
         if rp.resource == "namespaces" and rp.name and not namespace:

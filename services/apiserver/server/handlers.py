@@ -22,10 +22,10 @@ from ..patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_p
 from ..patch.jsonpatch import JSONPatchError
 from ..patch.strategic import PatchError
 from ..registry.objects import meta
-from ..registry.selectors import parse_field_selector, parse_label_selector
 from ..registry.store import Store
 from ..table.convert import table
 from . import codec
+from .listoptions import list_options, parse_resource_version, query_int64, too_large_resource_version
 from .routes import ResourcePath
 from .subresources import SubresourceHandlers
 from .watch import watch_response
@@ -79,24 +79,17 @@ class Handlers(SubresourceHandlers):
         accept = req.headers.get("accept")
         if rp.name is None:
             q = req.query_params
-            labels = parse_label_selector(q.get("labelSelector"))
-            fields = parse_field_selector(q.get("fieldSelector"), store.strategy.supported_field_selectors(), store.strategy.kind)
-            if q.get("watch") in ("true", "1"):
-                return watch_response(req, store, rp, labels, fields)
-            try:
-                limit = int(q.get("limit") or 0)
-            except ValueError:
-                raise errors.bad_request(f"invalid limit {q.get('limit')!r}") from None
-            rv_param, match = q.get("resourceVersion") or "", q.get("resourceVersionMatch") or ""
-            at = 0
-            if match == "Exact":
-                if not rv_param.isdigit() or rv_param == "0":
-                    raise errors.bad_request(f'resourceVersionMatch "Exact" needs a non-zero resourceVersion, got "{rv_param}"')
-                at = int(rv_param)
-            elif match not in ("", "NotOlderThan"):
-                raise errors.bad_request(f'unsupported resourceVersionMatch "{match}": supported values: "Exact", "NotOlderThan"')
-            items, rv, cont, remaining = await store.list(rp.namespace, labels, fields, limit, q.get("continue") or None,
-                                                          from_cache=rv_param == "0", at_revision=at)
+            opts = list_options(q, store.strategy.supported_field_selectors(), store.strategy.kind)
+            if opts.watch:
+                return watch_response(req, store, rp, opts)
+            at = parse_resource_version(opts.resource_version) if opts.match == "Exact" else 0
+            if at:
+                current = await store.client.current_revision()
+                if at > current:
+                    raise too_large_resource_version(at, current)
+            items, rv, cont, remaining = await store.list(rp.namespace, opts.labels, opts.fields, opts.limit,
+                                                          opts.continue_token or None,
+                                                          from_cache=opts.resource_version == "0", at_revision=at)
             lm: dict[str, Any] = {"resourceVersion": str(rv)}
             if cont:
                 lm["continue"] = cont
@@ -109,6 +102,7 @@ class Handlers(SubresourceHandlers):
                 o.pop("kind", None)
             return codec.respond({"kind": f"{store.strategy.kind}List", "apiVersion": store.strategy.api_version,
                                   "metadata": lm, "items": items}, accept=accept)
+        parse_resource_version(req.query_params.get("resourceVersion", ""))  # GetOptions: the storage layer's check
         if req.query_params.get("resourceVersion") == "0" and rp.subresource in ("", "status"):
             obj = await store.get_from_cache(rp.namespace, rp.name)
         else:
@@ -225,20 +219,17 @@ class Handlers(SubresourceHandlers):
     async def delete(self, req: Request, store: Store, rp: ResourcePath, body: Any) -> Response:
         opts = codec.decode_subresource(body, core_models.DeleteOptions, "DeleteOptions") if body not in ({}, None) else {}
         q = req.query_params
-        if q.get("gracePeriodSeconds"):
-            try:
-                opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
-            except ValueError:
-                raise errors.bad_request(f'invalid gracePeriodSeconds "{q["gracePeriodSeconds"]}"') from None
+        grace = query_int64(q, "gracePeriodSeconds")  # DeleteOptions from the query: strconv.ParseInt's errors
+        if grace is not None:
+            opts["gracePeriodSeconds"] = grace
         if q.get("propagationPolicy"):
             opts["propagationPolicy"] = q["propagationPolicy"]
         dry = codec.dry_run(req) or bool(opts.get("dryRun"))
         if rp.subresource:
             raise errors.method_not_allowed()
         if rp.name is None:
-            labels = parse_label_selector(q.get("labelSelector"))
-            fields = parse_field_selector(q.get("fieldSelector"), store.strategy.supported_field_selectors(), store.strategy.kind)
-            items, rv, _, _ = await store.list(rp.namespace, labels, fields)
+            lo = list_options(q, store.strategy.supported_field_selectors(), store.strategy.kind)
+            items, rv, _, _ = await store.list(rp.namespace, lo.labels, lo.fields)
             out = []
             for o in items:
                 try:

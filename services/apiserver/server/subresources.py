@@ -33,6 +33,17 @@ def kubelet_client_context(cert_file: str | None, key_file: str | None, ca_file:
     return ctx
 
 
+def _same_object(body: dict[str, Any], rp: ResourcePath, kind: str) -> None:
+    """An Eviction or Binding names the pod it acts on; it must be the pod of the URL
+    (pkg/registry/core/pod/storage/eviction.go and storage.go BindingREST.Create), and its
+    namespace, when set, the URL's (rest.EnsureObjectNamespaceMatchesRequestNamespace)."""
+    md = body.get("metadata") or {}
+    if md.get("name", "") != rp.name:
+        raise errors.bad_request(f"name in URL does not match name in {kind} object")
+    if md.get("namespace") and md["namespace"] != rp.namespace:
+        raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+
+
 class SubresourceHandlers:
     registry: Any
     kubelet_tls: ssl.SSLContext | None = None  # set: kubelets are reached over HTTPS with this context
@@ -51,6 +62,7 @@ class SubresourceHandlers:
         s = store.strategy
         if s.resource == "pods" and rp.subresource == "binding":
             body = codec.decode_subresource(body, core_models.Binding, "Binding")
+            _same_object(body, rp, "Binding")
             target = (body or {}).get("target") or {}
             node = target.get("name")
             if not node:
@@ -77,6 +89,7 @@ class SubresourceHandlers:
             return codec.respond(codec.success_status({}) | {"code": 201}, 201)
         if s.resource == "pods" and rp.subresource == "eviction":
             body = codec.decode_subresource(body, core_models.Eviction, "Eviction")
+            _same_object(body, rp, "Eviction")
             opts = (body or {}).get("deleteOptions") or {}
             await store.delete(rp.namespace, rp.name, opts, codec.dry_run(req))
             return codec.respond(codec.success_status({"name": rp.name, "kind": "pods"}) | {"code": 201}, 201)

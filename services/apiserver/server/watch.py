@@ -17,35 +17,31 @@ from ..registry.objects import meta
 from ..registry.store import Store, WatchItem
 from ..table.convert import table
 from . import codec
+from .listoptions import ListOptions
 from .routes import ResourcePath
 
 log = logging.getLogger("apiserver.watch")
 WATCHERS = Gauge("apiserver_longrunning_requests", "Open watch streams by resource", ["resource"])
 BOOKMARK_INTERVAL = 60.0
+MAX_TIMEOUT = 100 * 365 * 86400
 
 
-def watch_response(req: Request, store: Store, rp: ResourcePath, labels: Any, fields: Any) -> Response:
+def watch_response(req: Request, store: Store, rp: ResourcePath, opts: ListOptions) -> Response:
+    """`opts` is already decoded and validated (listoptions.py): timeoutSeconds an int64 (zero or
+    less ends the stream at once, as upstream's timer does), resourceVersion a revision."""
     q = req.query_params
+    labels, fields = opts.labels, opts.fields
     as_table = codec.wants_table(req.headers.get("accept"))
-    timeout = None
-    if q.get("timeoutSeconds"):
-        try:
-            timeout = float(q["timeoutSeconds"])
-        except ValueError:
-            raise errors.bad_request("invalid timeoutSeconds") from None
-    bookmarks = q.get("allowWatchBookmarks") == "true"
-    initial_end = q.get("sendInitialEvents") == "true"
+    # capped: an event loop's timers overflow long before int64 seconds (a century is plenty)
+    timeout = float(min(opts.timeout_seconds, MAX_TIMEOUT)) if opts.timeout_seconds else None
+    bookmarks = opts.bookmarks
+    initial_end = bool(opts.send_initial_events)
     if initial_end and not bookmarks:
         raise errors.StatusError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled and allowWatchBookmarks is set to true",
                                  {"kind": "ListOptions", "group": "meta.k8s.io",
                                   "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: sendInitialEvents requires allowWatchBookmarks=true", "field": "sendInitialEvents"}]})
     include = q.get("includeObject") or "Metadata"
-    rv = q.get("resourceVersion")
-    if rv and rv != "0":
-        try:
-            int(rv)
-        except ValueError:
-            raise errors.bad_request(f'invalid resource version "{rv}"') from None
+    rv = opts.resource_version or None
 
     def encode(item: WatchItem) -> bytes:
         obj = item.object
