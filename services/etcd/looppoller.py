@@ -59,17 +59,59 @@ class LoopPoller(Poller):
 
 
 
-class LoopTransport(TCPTransport):
-    """pysyncobj's TCP transport, with the event-loop poller installed before it opens anything.
+class RedialingTransport(TCPTransport):
+    """pysyncobj's TCP transport, with a deadline on dialling a member.
+
+    pysyncobj (transport.py, `TCPTransport._connectIfNecessarySingle`) dials once and then waits
+    while the connection is CONNECTING: nothing times that state out (tcp_connection.py checks its
+    timeout only when the socket has an event). If the first SYN was dropped (a partition that has
+    just healed), the link comes back only at the kernel's next SYN retransmission, 1, 3, 7, 15 s
+    after the dial: up to several seconds with the network already fine. Here a dial that has
+    not finished pysyncobj's handshake (TCP connect, then the key exchange: through peertls.py's
+    relay the TCP connect succeeds at once and the wait is on the relay's own connect) within
+    `connect_timeout` is dropped and dialled again, so a link returns within about
+    `connect_timeout` of the network healing. etcd's peer transport does the same with its dial
+    timeout (etcd server/etcdserver/api/rafthttp/transport.go: DialTimeout)."""
+
+    def __init__(self, connect_timeout: float, syncObj, selfNode, otherNodes) -> None:  # noqa: N803
+        self._connect_timeout = connect_timeout
+        self._linked: set = set()  # members whose connection finished pysyncobj's handshake
+        super().__init__(syncObj, selfNode, otherNodes)
+
+    def _onNodeConnected(self, node) -> None:  # noqa: N802 (pysyncobj's name)
+        self._linked.add(node)
+        super()._onNodeConnected(node)
+
+    def _onNodeDisconnected(self, node) -> None:  # noqa: N802
+        self._linked.discard(node)
+        super()._onNodeDisconnected(node)
+
+    def _onTick(self) -> None:  # noqa: N802
+        self._drop_stalled_dials()
+        super()._onTick()
+
+    def _drop_stalled_dials(self) -> None:
+        now = monotonicTime()
+        for node, conn in list(self._connections.items()):
+            if node in self._linked or conn.state == CONNECTION_STATE.DISCONNECTED or not self._shouldConnect(node):
+                continue
+            started = self._lastConnectAttempt.get(node)
+            if started is not None and now - started > self._connect_timeout:
+                log.debug("raft dial timed out; dialling again", extra={"peer": node.address})
+                conn.disconnect()  # pysyncobj's disconnect callback dials again (connectionRetryTime permitting)
+
+
+class LoopTransport(RedialingTransport):
+    """The redialling transport, with the event-loop poller installed before it opens anything.
 
     `dial` maps a member's address to where to connect instead (the local end of peertls.py's
     TLS relay); members keep their advertised addresses as identities."""
 
-    def __init__(self, poller: LoopPoller, dial: dict[str, tuple[str, int]] | None, syncObj, selfNode,  # noqa: N803
-                 otherNodes) -> None:  # noqa: N803
+    def __init__(self, poller: LoopPoller, dial: dict[str, tuple[str, int]] | None, connect_timeout: float,
+                 syncObj, selfNode, otherNodes) -> None:  # noqa: N803
         syncObj._poller = poller
         self._dial = dial or {}
-        super().__init__(syncObj, selfNode, otherNodes)
+        super().__init__(connect_timeout, syncObj, selfNode, otherNodes)
 
     def _connectIfNecessarySingle(self, node):  # noqa: N802 (pysyncobj's name)
         target = self._dial.get(node.address)
@@ -101,9 +143,9 @@ class LoopTicker:
         self._timer: asyncio.TimerHandle | None = None
         self.poller = LoopPoller(loop, self.soon)
 
-    def transport_class(self, dial: dict[str, tuple[str, int]] | None = None):
+    def transport_class(self, dial: dict[str, tuple[str, int]] | None, connect_timeout: float):
         """What to pass as SyncObj's transportClass."""
-        return functools.partial(LoopTransport, self.poller, dial)
+        return functools.partial(LoopTransport, self.poller, dial, connect_timeout)
 
     def start(self, sync) -> None:
         self.sync = sync

@@ -15,6 +15,7 @@ on this member.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -22,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+from pysyncobj import FAIL_REASON, SyncObjConf
 
 from . import errors
 from .errors import EtcdError
 from .members import Cluster
 from .raftauth import MessageAuthenticator
-from .looppoller import LoopTicker
+from .raftfix import RaftLogFix
+from .looppoller import LoopTicker, RedialingTransport
 from .statemachine import KVStateMachine
 
 log = logging.getLogger("etcd.raft")
@@ -49,6 +51,10 @@ class RaftSettings:
     peers: int = 2
     tick_on_loop: bool = True  # drive pysyncobj from the event loop (looppoller.py), not its own thread
     dial: dict[str, tuple[str, int]] | None = None  # member address -> local TLS relay port (peertls.py)
+    # A dial unanswered this long is dropped and made again (looppoller.RedialingTransport), so a
+    # link returns within about this long after a partition heals; far above a loopback or LAN
+    # handshake, far below the kernel's SYN retransmissions (1, 3, 7 s).
+    connect_timeout: float = 0.4
 
     def conf(self, on_state_changed) -> SyncObjConf:
         hb = self.heartbeat_ms / 1000.0
@@ -68,7 +74,7 @@ class RaftSettings:
             raftMinTimeout=min_t,
             raftMaxTimeout=max_t,
             connectionTimeout=max(max_t, 1.5),
-            connectionRetryTime=0.5,
+            connectionRetryTime=min(0.2, self.connect_timeout),
             leaderFallbackTimeout=max(max_t * 1.5, 1.0),
             commandsWaitLeader=False,
             # A lone member commits on its next tick, so it must tick often; members with peers
@@ -82,11 +88,11 @@ class RaftSettings:
         )
 
 
-class AuthenticatedSyncObj(SyncObj):
+class AuthenticatedSyncObj(RaftLogFix):
     """A SyncObj whose peer connections carry HMAC-signed messages (raftauth.py) instead of
     pysyncobj's Fernet ones: the same protection against forged pickles without `cryptography`.
     pysyncobj's transport asks `syncObj.encryptor` for the object that wraps each message; this
-    answers with the authenticator."""
+    answers with the authenticator. Its log follows Raft's AppendEntries rules (raftfix.py)."""
 
     def __init__(self, *args: Any, authenticator: MessageAuthenticator, **kwargs: Any) -> None:
         self._authenticator = authenticator  # before SyncObj.__init__, which builds the transport
@@ -109,17 +115,18 @@ class RaftNode:
         (settings.data_dir / "member").mkdir(parents=True, exist_ok=True)
         self.leader_changes = 0
         self.ticker: LoopTicker | None = None
-        extra: dict[str, Any] = {}
         if settings.tick_on_loop:
             self.ticker = LoopTicker(loop, period=0.01, lone=not settings.peers)
-            extra["transportClass"] = self.ticker.transport_class(settings.dial)
+            transport_class = self.ticker.transport_class(settings.dial, settings.connect_timeout)
+        else:
+            transport_class = functools.partial(RedialingTransport, settings.connect_timeout)
         self.sync = AuthenticatedSyncObj(
             cluster.self_member.raft_address,
             cluster.peer_addresses(),
             settings.conf(self._on_state_changed),
             consumers=[sm],
             authenticator=MessageAuthenticator(settings.secret),
-            **extra,
+            transportClass=transport_class,
         )
         if self.ticker is not None:
             self.ticker.start(self.sync)
