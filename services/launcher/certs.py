@@ -13,12 +13,13 @@ hands each other service a read-only volume with its own share, see `--export`):
 It lays out `DIR/pki` with `ClusterCredentials` (security.py: the CA, the apiserver's and the
 store's serving certificates for `--hosts`, the store's client certificates, the apiserver's
 kubelet client certificate, a serving certificate per node, the ServiceAccount key pair, the token
-file with one identity per component, the encryption config) and one kubeconfig per identity:
+file with one identity per component, the encryption config, the store's Raft peer secret) and one kubeconfig per identity:
 `DIR/kubeconfig` (kubernetes-admin), `DIR/kubeconfigs/{scheduler,controller-manager,kubelet-<node>}.conf`.
 
 `--export COMPONENT=DIR` (repeatable) copies to DIR, in the same layout, only the files that
 component's flags name, as kubeadm leaves on each machine only what runs there: `etcd` (its
-serving certificate, the CA, and healthcheck-client for etcdctl), `apiserver` (its certificates,
+serving and peer certificates, the CA, healthcheck-client for etcdctl, and the Raft peer secret
+`pki/etcd-peer-secret`), `apiserver` (its certificates,
 tokens, ServiceAccount keys, encryption config, store and kubelet client certificates; not the
 CA key, not the admin's), `scheduler` and `controller-manager` (their kubeconfig), `kubelet-<node>`
 (its kubeconfig, its serving certificate, the CA). Mounted at DIR's place, each container sees the
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from pathlib import Path
 
 from .security import (
@@ -101,8 +101,8 @@ def bundle(creds: ClusterCredentials, component: str, nodes: dict[str, str]) -> 
     def named(args: list[str]) -> list[Path]:
         return [Path(a) for a in args if Path(a).is_absolute() and Path(a).resolve().is_relative_to(root)]
 
-    if component == "etcd":
-        return named(creds.etcd_args()) + [Path(p) for p in creds.store_client()[1]]
+    if component == "etcd":  # + the Raft peer secret, which its --peer-secret-file names
+        return named(creds.etcd_args()) + [Path(p) for p in creds.store_client()[1]] + [creds.peer_secret]
     if component == "apiserver":
         return named(creds.apiserver_args() + creds.kubelet_apiserver_args())
     if component in COMPONENTS:
@@ -123,7 +123,24 @@ def export(creds: ClusterCredentials, component: str, target: Path, nodes: dict[
         if dst.exists() and dst.read_bytes() == src.read_bytes():
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dst)
+        copy_private(src, dst)
+
+
+def copy_private(src: Path, dst: Path) -> None:
+    """Copy `src` over `dst` with `src`'s mode from the first byte on (a key or the peer secret is
+    never, even for a moment, readable by others, as a copy-then-chmod would leave it), through a
+    temporary file renamed into place."""
+    mode = src.stat().st_mode & 0o777
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(src.read_bytes())
+        os.chmod(tmp, mode)  # the umask may have taken bits away; it never adds any
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_if_changed(path: Path, text: str) -> bool:

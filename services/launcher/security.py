@@ -14,6 +14,10 @@
   identities are bearer tokens from `pki/tokens.csv` (upstream's --token-auth-file format);
 - ServiceAccount tokens are signed with `pki/sa.key` and verified with `pki/sa.pub`;
 - Secrets are encrypted at rest with an aescbc key in `pki/encryption-config.yaml`;
+- the store members authenticate each Raft message (HMAC-SHA256) with `pki/etcd-peer-secret`,
+  32 random bytes made once per cluster, mode 0600 (`--peer-secret-file`; pysyncobj's messages
+  are pickles, and the cluster token is on every command line). It authenticates, it does not
+  encrypt: the peer TLS does. A cluster made with `--tls=false` gets it too (`ensure_peer_secret`);
 - the kubelet API is HTTPS with a serving certificate per node (`pki/kubelet-<node>-server.crt`,
   SAN = the node's address), x509 client authentication and Webhook authorization; the apiserver
   reaches it as `kube-apiserver-kubelet-client` (`pki/apiserver-kubelet-client.crt`), the
@@ -33,15 +37,27 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from kubeling.services.etcd.raftauth import write_secret_file
 from kubeling.shared.pki import CertificateAuthority
 
 ADMIN = "admin"
+PEER_SECRET = "etcd-peer-secret"  # in pki/: the store members' Raft authentication key
 ETCD_CA_SIGNED = ("etcd-server", "etcd-peer", "apiserver-etcd-client", "healthcheck-client")
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KUBELET_CLIENT = "apiserver-kubelet-client"
 # kubeadm (before 1.29) put this certificate in system:masters; since then in kubeadm:cluster-admins,
 # a group its init binds to cluster-admin. kubeling's bootstrap policy binds system:masters.
 KUBELET_CLIENT_SUBJECT = ("kube-apiserver-kubelet-client", ("system:masters",))
+
+
+def ensure_peer_secret(root: Path) -> Path:
+    """The cluster's Raft peer secret, `root/pki/etcd-peer-secret`: made once (random bytes, 0600
+    from creation, raftauth.write_secret_file), kept afterwards. `pki/` itself is made private."""
+    pki = root / "pki"
+    pki.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = pki / PEER_SECRET
+    write_secret_file(path)
+    return path
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,10 @@ class ClusterCredentials:
         return self.pki / "etcd-ca.crt"
 
     @property
+    def peer_secret(self) -> Path:
+        return self.pki / PEER_SECRET
+
+    @property
     def tokens(self) -> Path:
         return self.pki / "tokens.csv"
 
@@ -99,8 +119,9 @@ class ClusterCredentials:
     # --- making them -------------------------------------------------------------------------
     def ensure(self, hosts: tuple[str, ...], identities: list[str]) -> None:
         """Create whatever is missing: the CA and keys once, certificates for `hosts`, a token for
-        every identity. Existing files are kept (a restarted cluster keeps its credentials)."""
-        self.pki.mkdir(parents=True, exist_ok=True)
+        every identity, the store's peer secret. Existing files are kept (a restarted cluster keeps
+        its credentials)."""
+        ensure_peer_secret(self.root)
         if self.ca.exists():
             ca = CertificateAuthority.load(self.ca, self.key("ca"))
         else:

@@ -168,6 +168,9 @@ def test_compose_passes_the_flags_kubeling_up_passes(tmp_path: Path) -> None:
         named = {a.removeprefix("/etc/kubeling/") for a in svc["command"] if a.startswith("/etc/kubeling/")}
         assert named <= have, (name, named - have)
         extra = {"pki/healthcheck-client.crt", "pki/healthcheck-client.key"} if name.startswith("etcd-") else set()
+        if name.startswith("etcd-"):  # the Raft peer secret: the members' own, private, from the certs service
+            assert "pki/etcd-peer-secret" in named, name
+            assert (volumes[volume] / "pki/etcd-peer-secret").stat().st_mode & 0o777 == 0o600, name
         assert have == named | extra, (name, have - named)
         assert "pki/ca.key" not in have and "kubeconfig" not in have, name
     # the store's clients reach members by name: the store's certificate must cover the names
