@@ -167,11 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     server = APIServer(servers, Config(args.service_cluster_ip_range, args.service_node_port_range),
                        f"{advertise}:{args.secure_port}", compaction_interval=args.etcd_compaction_interval,
                        tokens=tokens, store_tls=store_tls, security=security, transformer=transformer,
-                       kubelet_tls=kubelet_tls)
+                       kubelet_tls=kubelet_tls, admission_plugins=tuple(args.enable_admission_plugins))
     logger.info("starting apiserver", extra={"bind": args.bind_address, "port": args.secure_port, "etcd": ",".join(servers)})
-    if "NodeRestriction" in args.enable_admission_plugins:
-        from .admission.noderestriction import NodeRestriction
-        server.admission.node_restriction = NodeRestriction()
     tls: dict = {}
     if args.tls_cert_file:
         import ssl

@@ -1,5 +1,3 @@
-"""Admission plugins, run in order on every create/update/delete (upstream's enabled-by-default set
-that matters for kubeling): NamespaceLifecycle, ServiceAccount, DefaultTolerationSeconds, ResourceQuota."""
-from .chain import AdmissionChain
-
-__all__ = ["AdmissionChain"]
+"""Admission: mutating plugins, then (after the registry prepared, defaulted and validated the
+object) validating ones, as kube-apiserver runs them. interfaces.py defines the phases, chain.py
+runs them, plugins.py lists the plugins in order."""

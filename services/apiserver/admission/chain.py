@@ -1,53 +1,61 @@
-"""The admission chain: mutating plugins first, then validating ones, as kube-apiserver orders them
-(NodeRestriction first: it only reads who the request comes from)."""
+"""The admission chain: an ordered list of plugins, run as two phases.
+
+As upstream's chainAdmissionHandler (staging/src/k8s.io/apiserver/pkg/admission/chain.go), one
+list in kube-apiserver's plugin order (pkg/kubeapiserver/options/plugins.go AllOrderedPlugins)
+serves both phases: `admit` runs the mutating plugins that handle the operation, `validate` the
+validating ones, each phase in list order and stopping at the first refusal. The registry calls
+`admit` before it prepares, defaults and validates the object and `validate` after, just before
+the write (registry/store.py), then calls the FinishFunc `validate` returned with the outcome.
+The plugins kubeling runs, in order, are listed in plugins.py; an empty chain admits everything.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..auth import escalation
-from .namespace_lifecycle import NamespaceLifecycle
-from .noderestriction import NodeRestriction
-from .resource_quota import ResourceQuotaAdmission
-from .service_account import ServiceAccountAdmission
-from .tolerations import DefaultTolerationSeconds
+from .interfaces import (AfterDelete, Attributes, FinishFunc, Interface, MutationInterface, Reservation,
+                         ValidationInterface, finish_nothing)
 
 if TYPE_CHECKING:
-    from ..auth.authz import Authorizer
-    from ..registry.catalog import Registry
     from ..registry.store import Store
 
 
 class AdmissionChain:
-    def __init__(self) -> None:
-        self.registry: "Registry | None" = None
-        self.lifecycle = NamespaceLifecycle(self)
-        self.mutating = [ServiceAccountAdmission(), DefaultTolerationSeconds()]
-        self.quota = ResourceQuotaAdmission(self)
-        # --enable-admission-plugins=NodeRestriction (off by default, as upstream); acts only on system:node:<name> users
-        self.node_restriction: NodeRestriction | None = None
-        self.authorizer: "Authorizer | None" = None  # set by the APIServer; RBAC escalation checks need it
+    """The plugins in order; a plugin may be mutating, validating (or reserving), or both."""
 
-    def bind(self, registry: "Registry") -> None:
-        self.registry = registry
+    def __init__(self, plugins: Sequence[Interface] = ()) -> None:
+        self.plugins = tuple(plugins)
 
-    async def __call__(self, op: str, store: "Store", obj: dict[str, Any] | None, old: dict[str, Any] | None,
-                       dry_run: bool) -> None:
-        """op is CREATE, UPDATE, DELETE (before the write), DELETED (the object left the store),
-        CREATE_ABORTED / UPDATE_ABORTED (admitted, but not written: charges are given back)."""
-        if op in ("DELETED", "CREATE_ABORTED"):
-            await self.quota.released(store, old or {})
-            return
-        if op == "UPDATE_ABORTED":  # obj is what was refused, old what stays: charge the difference back
-            await self.quota.admit(store, old or {}, False, old=obj)
-            return
-        if self.node_restriction is not None:
-            self.node_restriction.admit(op, store, obj, old)
-        if self.authorizer is not None and op in ("CREATE", "UPDATE"):
-            escalation.check(self.authorizer, store, obj)  # RBAC: no granting what one does not hold
-        await self.lifecycle.admit(op, store, obj, old)
-        if op == "CREATE" and obj is not None:
-            for plugin in self.mutating:
-                plugin.admit(store.strategy, obj)
-            await self.quota.admit(store, obj, dry_run)
-        elif op == "UPDATE" and obj is not None and old is not None:
-            await self.quota.admit(store, obj, dry_run, old=old)
+    async def admit(self, a: Attributes) -> None:
+        """The mutating phase: plugins may change `a.obj`; the first refusal ends the request."""
+        for p in self.plugins:
+            if isinstance(p, MutationInterface) and p.handles(a.operation):
+                await p.admit(a)
+
+    async def validate(self, a: Attributes) -> FinishFunc:
+        """The validating phase, on the object as it will be written. Returns one FinishFunc for
+        everything reserved; if a later plugin refuses, what earlier ones reserved is given back
+        before the refusal propagates."""
+        finishes: list[FinishFunc] = []
+
+        async def finish(success: bool) -> None:
+            for f in reversed(finishes):
+                await f(success)
+
+        try:
+            for p in self.plugins:
+                if not p.handles(a.operation):
+                    continue
+                if isinstance(p, ValidationInterface):
+                    await p.validate(a)
+                if isinstance(p, Reservation):
+                    finishes.append(await p.reserve(a))
+        except BaseException:
+            await finish(False)
+            raise
+        return finish if finishes else finish_nothing
+
+    async def after_delete(self, store: "Store", obj: dict[str, Any]) -> None:
+        for p in self.plugins:
+            if isinstance(p, AfterDelete):
+                await p.after_delete(store, obj)

@@ -8,55 +8,52 @@ general; this plugin (upstream's plugin/pkg/admission/noderestriction) then chec
   the labels a kubelet may set (not `node-restriction.kubernetes.io/*` nor other kubernetes.io labels).
 Requests from any other user pass untouched. Errors are upstream's 403 wording, e.g.
 `pods "web-1" is forbidden: node "node-1" can only update pod status for pods with spec.nodeName set to itself`.
+Upstream's plugin is a mutating one (it `Admit`s), placed after ServiceAccount in the chain.
+An eviction reaches kubeling's registry as the DELETE of the pod, so it is checked as one.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..api import errors
-from ..auth import context
 from ..auth.user import node_name
-
-if TYPE_CHECKING:
-    from ..registry.store import Store
+from .interfaces import Attributes, MutationInterface, Operation
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-
-
-def _name(obj: dict[str, Any] | None) -> str:
-    return ((obj or {}).get("metadata") or {}).get("name", "")
 
 
 def _node_of(pod: dict[str, Any] | None) -> str:
     return ((pod or {}).get("spec") or {}).get("nodeName") or ""
 
 
-class NodeRestriction:
-    def admit(self, op: str, store: Store, obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
-        attrs = context.current.get()
-        node = node_name(attrs.user) if attrs is not None else None
-        if node is None or attrs is None:
+class NodeRestriction(MutationInterface):
+    operations = frozenset({Operation.CREATE, Operation.UPDATE, Operation.DELETE})
+
+    async def admit(self, a: Attributes) -> None:
+        node = node_name(a.user) if a.user is not None else None
+        if node is None:
             return
-        resource = store.strategy.resource
-        if store.strategy.group != "" or resource not in ("pods", "nodes"):
+        resource = a.strategy.resource
+        if a.strategy.group != "" or resource not in ("pods", "nodes"):
             return
-        name = _name(obj) or _name(old) or attrs.name
+        op, obj, old = a.operation.value, a.obj, a.old
+        name = a.name
 
         def deny(why: str) -> errors.StatusError:
             return errors.forbidden(resource, name, why)
 
         if resource == "pods":
-            if attrs.subresource == "status":
+            if a.subresource == "status":
                 if _node_of(old) != node:
                     raise deny(f'node "{node}" can only update pod status for pods with spec.nodeName set to itself')
                 return
-            if op == "CREATE" and attrs.subresource == "":
+            if op == "CREATE" and a.subresource == "":
                 if MIRROR_ANNOTATION not in (((obj or {}).get("metadata") or {}).get("annotations") or {}):
                     raise deny(f'pod does not have "{MIRROR_ANNOTATION}" annotation, node "{node}" can only create mirror pods')
                 if _node_of(obj) != node:
                     raise deny(f'node "{node}" can only create pods with spec.nodeName set to itself')
                 return
-            if op == "DELETE" or attrs.subresource == "eviction":
+            if op == "DELETE":
                 if _node_of(old) != node:
                     raise deny(f'node "{node}" can only delete pods with spec.nodeName set to itself')
                 return

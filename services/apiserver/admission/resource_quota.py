@@ -1,8 +1,13 @@
-"""ResourceQuota admission: charge each create against every quota of its namespace.
+"""ResourceQuota admission: charge each write against every quota of its namespace.
 
-`status.used` is the ledger: admission adds the object's usage with a compare-and-swap on the
-quota's resourceVersion before the object is written (so concurrent creates on any apiserver
-cannot overcommit), and the release hook subtracts it when the object leaves the store.
+`status.used` is the ledger: admission adds what a create (or an update's growth) uses with a
+compare-and-swap on each quota's resourceVersion before the object is written, so concurrent
+creates on any apiserver cannot overcommit; the FinishFunc it returns gives the charge back when
+the write does not happen, and `after_delete` subtracts an object's usage when it leaves the
+store. Upstream (plugin/pkg/admission/resourcequota/admission.go and controller.go) checks every
+quota of the namespace before charging any, and so does this: a quota that refuses leaves the
+others as they were. It is the last validating plugin, as upstream orders it, so it charges the
+object as it will be stored (defaulted, validated, admitted by everything else).
 """
 from __future__ import annotations
 
@@ -12,21 +17,26 @@ from typing import TYPE_CHECKING, Any
 
 from ..api import errors
 from ..api.quantity import format_quantity, parse_quantity
+from ..registry.selectors import FieldSelector, LabelSelector
+from .interfaces import AfterDelete, Attributes, FinishFunc, Operation, Reservation, finish_nothing
 
 if TYPE_CHECKING:
+    from ..registry.catalog import Registry
     from ..registry.store import Store
-    from .chain import AdmissionChain
+    from ..registry.strategy import Strategy
 
 _LEGACY_COUNTS = {"pods": "pods", "services": "services", "configmaps": "configmaps", "secrets": "secrets",
                   "replicationcontrollers": "replicationcontrollers", "resourcequotas": "resourcequotas",
                   "persistentvolumeclaims": "persistentvolumeclaims"}
 _COMPUTE = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
 
+Delta = dict[str, Fraction]
 
-def usage(store: "Store", obj: dict[str, Any]) -> dict[str, Fraction]:
+
+def usage(strategy: "Strategy", obj: dict[str, Any]) -> Delta:
     """What one object consumes, in quota resource names."""
-    s = store.strategy
-    out: dict[str, Fraction] = {}
+    s = strategy
+    out: Delta = {}
     count_key = f"count/{s.resource}" + (f".{s.group}" if s.group else "")
     out[count_key] = Fraction(1)
     if s.resource in _LEGACY_COUNTS:
@@ -67,35 +77,36 @@ def _missing_compute(obj: dict[str, Any], hard: dict[str, Any]) -> list[str]:
     return out
 
 
-class ResourceQuotaAdmission:
-    def __init__(self, chain: "AdmissionChain") -> None:
-        self.chain = chain
+class ResourceQuotaAdmission(Reservation, AfterDelete):
+    operations = frozenset({Operation.CREATE, Operation.UPDATE})
 
-    def _quota_store(self) -> "Store | None":
-        return self.chain.registry.get("", "v1", "resourcequotas") if self.chain.registry else None
+    def __init__(self, registry: "Registry") -> None:
+        self.registry = registry
+
+    @property
+    def _quotas(self) -> "Store":
+        return self.registry.stores[("", "resourcequotas")]
 
     async def _current_usage(self, store: "Store", ns: str, key: str) -> Fraction:
-        from ..registry.selectors import FieldSelector, LabelSelector
         items, _, _, _ = await store.list(ns, LabelSelector(), FieldSelector())
-        return sum((usage(store, o).get(key, Fraction(0)) for o in items), Fraction(0))
+        return sum((usage(store.strategy, o).get(key, Fraction(0)) for o in items), Fraction(0))
 
     def _store_for(self, key: str) -> "Store | None":
         """The resource a quota key counts: `pods`, `requests.cpu` -> pods, `count/deployments.apps` -> deployments..."""
-        reg = self.chain.registry
-        if reg is None:
-            return None
+        stores = self.registry.stores
         if key.startswith("count/"):
             res, _, group = key[len("count/"):].partition(".")
-            st = reg.stores.get((group, res))
-            return st
+            return stores.get((group, res))
         if key in _COMPUTE or key == "pods":
-            return reg.stores.get(("", "pods"))
+            return stores.get(("", "pods"))
         if key.startswith("services"):
-            return reg.stores.get(("", "services"))
-        return reg.stores.get(("", key))
+            return stores.get(("", "services"))
+        return stores.get(("", key))
 
     async def initial_usage(self, quota: dict[str, Any]) -> None:
-        """A new quota starts with what its namespace already uses (the quota controller's first sync)."""
+        """A new quota starts with what its namespace already uses (the quota controller's first
+        sync upstream). It fills the status the strategy's PrepareForCreate just reset: the one
+        change a validating step makes, to the ledger it owns."""
         ns = quota["metadata"].get("namespace")
         hard = (quota.get("spec") or {}).get("hard") or {}
         used = {}
@@ -107,85 +118,116 @@ class ResourceQuotaAdmission:
         quota.setdefault("status", {})["hard"] = dict(hard)
         quota["status"]["used"] = used
 
-    async def admit(self, store: "Store", obj: dict[str, Any], dry_run: bool, old: dict[str, Any] | None = None) -> None:
-        """Charge `obj` (a create), or what an update adds over `old` (a Service turning NodePort...)."""
-        if store.strategy.resource == "resourcequotas" and old is None:
+    async def reserve(self, a: Attributes) -> FinishFunc:
+        """Charge a create, or what an update adds over the stored object (a Service turning
+        NodePort...); the FinishFunc gives the charge back if the write fails."""
+        s, obj = a.strategy, a.obj
+        if obj is None:
+            return finish_nothing
+        if s.resource == "resourcequotas" and a.operation == Operation.CREATE:
             await self.initial_usage(obj)
-        qs = self._quota_store()
-        if qs is None or not store.strategy.namespaced or store.strategy.resource == "events":
-            return
-        delta = usage(store, obj)
-        if old is not None:
-            before = usage(store, old)
+        if not s.namespaced or s.resource == "events":
+            return finish_nothing
+        delta = usage(s, obj)
+        if a.old is not None:
+            before = usage(s, a.old)
             delta = {k: delta.get(k, Fraction(0)) - before.get(k, Fraction(0)) for k in set(delta) | set(before)}
             delta = {k: v for k, v in delta.items() if v}
             if not delta:
-                return  # most updates (status, labels) change no usage: no quota lookups at all
+                return finish_nothing  # most updates (status, labels) change no usage: no quota lookups at all
         ns = obj["metadata"].get("namespace")
-        from ..registry.selectors import FieldSelector, LabelSelector
-        quotas, _, _, _ = await qs.list(ns, LabelSelector(), FieldSelector())
-        if not quotas:
-            return
+        quotas, _, _, _ = await self._quotas.list(ns, LabelSelector(), FieldSelector())
         name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
-        who = f'{store.strategy.group_resource} "{name}" is forbidden'
+        who = f'{s.group_resource} "{name}" is forbidden'
+        charges: list[tuple[str, dict[str, Any], Delta]] = []  # (quota, its spec.hard, what this write adds to it)
         for q in sorted(quotas, key=lambda x: x["metadata"]["name"]):
             hard = (q.get("spec") or {}).get("hard") or {}
-            if old is None and store.strategy.resource == "pods" and any(k in hard for k in _COMPUTE):
+            if a.operation == Operation.CREATE and s.resource == "pods" and any(k in hard for k in _COMPUTE):
                 missing = _missing_compute(obj, hard)
                 if missing:
                     raise errors.StatusError(403, "Forbidden", f"{who}: failed quota: {q['metadata']['name']}: must specify {'; '.join(missing)}",
-                                             {"name": name, "kind": store.strategy.resource})
+                                             {"name": name, "kind": s.resource})
             keys = sorted(k for k in hard if k in delta)
-            if not keys:
-                continue
+            if keys:
+                charges.append((q["metadata"]["name"], hard, {k: delta[k] for k in keys}))
+        store = self.registry.stores[(s.group, s.resource)]
+        charged: list[tuple[str, Delta]] = []
+        try:
+            for quota, hard, part in charges:
+                await self._charge(store, ns, quota, hard, part, who, name, a.dry_run)
+                charged.append((quota, part))
+        except BaseException:
+            if not a.dry_run:
+                await self._give_back(ns, charged)
+            raise
+        if a.dry_run or not charged:
+            return finish_nothing
 
-            async def charge(cur: dict[str, Any], keys: list[str] = keys, hard: dict[str, Any] = hard) -> dict[str, Any]:
-                used = dict((cur.get("status") or {}).get("used") or {})
-                over = []
-                new_used = {}
-                for k in keys:
-                    base = parse_quantity(used[k]) if k in used else await self._current_usage(store, ns, k)
-                    total = base + delta[k]
-                    new_used[k] = (base, total)
-                    if total > parse_quantity(hard[k]) and delta[k] > 0:
-                        over.append(k)
-                if over:
-                    req = ",".join(f"{k}={format_quantity(delta[k], str(hard[k]))}" for k in over)
-                    usd = ",".join(f"{k}={format_quantity(new_used[k][0], str(hard[k]))}" for k in over)
-                    lim = ",".join(f"{k}={hard[k]}" for k in over)
-                    raise errors.StatusError(403, "Forbidden",
-                                             f"{who}: exceeded quota: {cur['metadata']['name']}, requested: {req}, used: {usd}, limited: {lim}",
-                                             {"name": name, "kind": store.strategy.resource})
-                for k, (_, total) in new_used.items():
-                    used[k] = format_quantity(max(total, Fraction(0)), str(hard[k]))
-                cur.setdefault("status", {})["used"] = used
-                cur["status"]["hard"] = dict(hard)
+        async def finish(success: bool) -> None:
+            if not success:
+                await self._give_back(ns, charged)
+        return finish
+
+    async def _charge(self, store: "Store", ns: str, quota: str, hard: dict[str, Any], delta: Delta, who: str,
+                      name: str, dry_run: bool) -> None:
+        """Add `delta` to one quota's status.used with a compare-and-swap, refusing growth past `hard`."""
+        async def charge(cur: dict[str, Any]) -> dict[str, Any]:
+            used = dict((cur.get("status") or {}).get("used") or {})
+            over = []
+            new_used = {}
+            for k in sorted(delta):
+                base = parse_quantity(used[k]) if k in used else await self._current_usage(store, ns, k)
+                total = base + delta[k]
+                new_used[k] = (base, total)
+                if total > parse_quantity(hard[k]) and delta[k] > 0:
+                    over.append(k)
+            if over:
+                req = ",".join(f"{k}={format_quantity(delta[k], str(hard[k]))}" for k in over)
+                usd = ",".join(f"{k}={format_quantity(new_used[k][0], str(hard[k]))}" for k in over)
+                lim = ",".join(f"{k}={hard[k]}" for k in over)
+                raise errors.StatusError(403, "Forbidden",
+                                         f"{who}: exceeded quota: {cur['metadata']['name']}, requested: {req}, used: {usd}, limited: {lim}",
+                                         {"name": name, "kind": store.strategy.resource})
+            for k, (_, total) in new_used.items():
+                used[k] = format_quantity(max(total, Fraction(0)), str(hard[k]))
+            cur.setdefault("status", {})["used"] = used
+            cur["status"]["hard"] = dict(hard)
+            return cur
+
+        await self._quotas.update(ns, quota, charge, subresource="status", dry_run=dry_run)
+
+    async def _give_back(self, ns: str, charges: list[tuple[str, Delta]]) -> None:
+        """Subtract what was charged (or what an object used) from each quota's status.used.
+
+        Best effort: a quota deleted meanwhile has nothing to give back to, and a store outage
+        here must not hide the error that made the write fail (the quota controller's resync
+        repairs the ledger)."""
+        for quota, delta in charges:
+            def release(cur: dict[str, Any], delta: Delta = delta) -> dict[str, Any]:
+                cur = copy.deepcopy(cur)
+                hard = (cur.get("spec") or {}).get("hard") or {}
+                u = cur.setdefault("status", {}).setdefault("used", {})
+                for k, v in delta.items():
+                    if k in u:
+                        u[k] = format_quantity(max(Fraction(0), parse_quantity(u[k]) - v), str(hard.get(k, "")))
                 return cur
+            try:
+                await self._quotas.update(ns, quota, release, subresource="status")
+            except errors.StatusError:
+                pass
 
-            await qs.update(ns, q["metadata"]["name"], charge, subresource="status", dry_run=dry_run)
-
-    async def released(self, store: "Store", obj: dict[str, Any]) -> None:
-        qs = self._quota_store()
-        if qs is None or not store.strategy.namespaced or store.strategy.resource in ("events", "resourcequotas"):
+    async def after_delete(self, store: "Store", obj: dict[str, Any]) -> None:
+        """An object that left the store gives back what it used."""
+        s = store.strategy
+        if not s.namespaced or s.resource in ("events", "resourcequotas"):
             return
         ns = obj["metadata"].get("namespace")
-        from ..registry.selectors import FieldSelector, LabelSelector
-        quotas, _, _, _ = await qs.list(ns, LabelSelector(), FieldSelector())
-        delta = usage(store, obj)
+        quotas, _, _, _ = await self._quotas.list(ns, LabelSelector(), FieldSelector())
+        delta = usage(s, obj)
+        charges = []
         for q in quotas:
             used = (q.get("status") or {}).get("used") or {}
             keys = [k for k in used if k in delta and delta[k]]
-            if not keys:
-                continue
-
-            def release(cur: dict[str, Any], keys: list[str] = keys) -> dict[str, Any]:
-                cur = copy.deepcopy(cur)
-                u = cur.setdefault("status", {}).setdefault("used", {})
-                for k in keys:
-                    if k in u:
-                        u[k] = format_quantity(max(Fraction(0), parse_quantity(u[k]) - delta[k]), str(((cur.get("spec") or {}).get("hard") or {}).get(k, "")))
-                return cur
-            try:
-                await qs.update(ns, q["metadata"]["name"], release, subresource="status")
-            except errors.StatusError:
-                pass
+            if keys:
+                charges.append((q["metadata"]["name"], {k: delta[k] for k in keys}))
+        await self._give_back(ns, charges)

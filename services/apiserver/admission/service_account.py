@@ -1,20 +1,22 @@
 """ServiceAccount admission: pods run as the namespace's `default` account unless told otherwise.
 
-Upstream also rejects pods whose account does not exist yet; kubeling's service-account
-controller lives in the controller-manager, so the apiserver only defaults the name.
+Upstream (plugin/pkg/admission/serviceaccount/admission.go) also rejects pods whose account does
+not exist yet; kubeling's service-account controller lives in the controller-manager, so the
+apiserver only defaults the name. The name it sets is validated afterwards with the rest of the
+pod (a `spec.serviceAccount` that is no DNS subdomain is refused as `spec.serviceAccountName`).
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ..registry.strategy import Strategy
+from .interfaces import Attributes, MutationInterface, Operation
 
 
-class ServiceAccountAdmission:
-    def admit(self, strategy: Strategy, obj: dict[str, Any]) -> None:
-        if strategy.resource != "pods":
+class ServiceAccountAdmission(MutationInterface):
+    operations = frozenset({Operation.CREATE})
+
+    async def admit(self, a: Attributes) -> None:
+        if a.strategy.resource != "pods" or a.strategy.group != "" or a.subresource or a.obj is None:
             return
-        spec = obj.get("spec")
+        spec = a.obj.get("spec")
         if not isinstance(spec, dict):
             return
         name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"

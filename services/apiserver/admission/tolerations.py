@@ -1,20 +1,23 @@
-"""DefaultTolerationSeconds: pods tolerate not-ready/unreachable nodes for 300s before eviction."""
+"""DefaultTolerationSeconds: pods tolerate not-ready/unreachable nodes for 300s before eviction.
+
+As upstream (plugin/pkg/admission/defaulttolerationseconds/admission.go) it handles creates and
+updates of pods proper, not their subresources: an update that drops the defaults gets them back.
+"""
 from __future__ import annotations
 
-from typing import Any
-
-from ..registry.strategy import Strategy
+from .interfaces import Attributes, MutationInterface, Operation
 
 KEYS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 
 
-class DefaultTolerationSeconds:
+class DefaultTolerationSeconds(MutationInterface):
+    operations = frozenset({Operation.CREATE, Operation.UPDATE})
     seconds = 300
 
-    def admit(self, strategy: Strategy, obj: dict[str, Any]) -> None:
-        if strategy.resource != "pods":
+    async def admit(self, a: Attributes) -> None:
+        if a.strategy.resource != "pods" or a.strategy.group != "" or a.subresource or a.obj is None:
             return
-        spec = obj.get("spec")
+        spec = a.obj.get("spec")
         if not isinstance(spec, dict):
             return
         tols = spec.get("tolerations")

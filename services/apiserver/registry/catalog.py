@@ -1,7 +1,9 @@
 """Every resource kubeling serves, in discovery order, built from the strategies."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..storage import EtcdClient
 from .cronjobs import CronJobStrategy
@@ -32,8 +34,11 @@ from .selfsubjectrulesreviews import SelfSubjectRulesReviewStrategy
 from .subjectaccessreviews import SubjectAccessReviewStrategy
 from .tokenreviews import TokenReviewStrategy
 from .serviceaccounts import ServiceAccountStrategy
-from .store import Admit, Store
+from .store import Store
 from .strategy import Strategy
+
+if TYPE_CHECKING:
+    from ..admission.chain import AdmissionChain
 
 
 @dataclass
@@ -58,12 +63,16 @@ def strategies(config: Config) -> list[Strategy]:
 class Registry:
     """Stores by (group, resource), plus lookups the router and discovery need."""
 
-    def __init__(self, client: EtcdClient, config: Config, admit: Admit | None = None) -> None:
+    def __init__(self, client: EtcdClient, config: Config,
+                 admission: "Callable[[Registry], AdmissionChain] | None" = None) -> None:
+        """`admission` builds the chain every store runs; it is given this registry, whose stores
+        its plugins read at request time (namespaces, quotas), before the stores exist."""
         self.client = client
         self.config = config
         self.stores: dict[tuple[str, str], Store] = {}
+        chain = admission(self) if admission is not None else None
         for s in strategies(config):
-            self.stores[(s.group, s.resource)] = Store(client, s, admit)
+            self.stores[(s.group, s.resource)] = Store(client, s, chain)
 
     def get(self, group: str, version: str, resource: str) -> Store | None:
         st = self.stores.get((group, resource))

@@ -5,7 +5,10 @@ Upstream's `k8s.io/apiserver/pkg/registry/generic/registry.Store`, over the etcd
 - writes are txns guarded on mod_revision (optimistic concurrency: 409 Conflict on a stale
   resourceVersion) or on version == 0 (create: 409 AlreadyExists);
 - anything allocated alongside the object (service IPs and ports) is written in the same txn,
-  so nothing is ever half-written.
+  so nothing is ever half-written;
+- every write runs admission in upstream's order: mutating plugins, then the strategy's
+  prepare/default/validate, then validating plugins (which may reserve, as quota does), then the
+  write; the reservations' FinishFunc learns whether the write happened (admission/interfaces.py).
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..admission.chain import AdmissionChain
+from ..admission.interfaces import Operation, attributes
 from ..api import errors
 from ..storage import Compare, EtcdClient, KeyValue, StoreError, prefix_end
 from ..storage.client import op_delete, op_put
@@ -26,8 +31,6 @@ from .objects import decode, encode, generate_name, meta, new_uid, now, rfc3339,
 from .selectors import FieldSelector, LabelSelector
 from .strategy import Strategy
 from .watchcache import CacheEvent, WatchCache
-
-Admit = Callable[[str, "Store", dict[str, Any] | None, dict[str, Any] | None, bool], Awaitable[None]]
 
 
 @dataclass
@@ -51,10 +54,10 @@ def _store_error(e: StoreError) -> errors.StatusError:
 class Store:
     """One resource's storage, parameterised only by its Strategy."""
 
-    def __init__(self, client: EtcdClient, strategy: Strategy, admit: Admit | None = None) -> None:
+    def __init__(self, client: EtcdClient, strategy: Strategy, admission: AdmissionChain | None = None) -> None:
         self.client = client
         self.strategy = strategy
-        self.admit = admit
+        self.admission = admission if admission is not None else AdmissionChain()  # none: every write is admitted
         self.cache = WatchCache(client, f"/registry/{strategy.resource}/")
         self.prefix = self.cache.prefix
         self._lease: tuple[int, float] | None = None  # (lease id, monotonic expiry), shared by many objects
@@ -193,6 +196,55 @@ class Store:
 
     # --- create ---------------------------------------------------------------------------------
     async def create(self, namespace: str | None, obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Create in upstream's order (endpoints/handlers/create.go, then genericregistry.Store.Create):
+        1. mutating admission, on the object as the client sent it;
+        2. BeforeCreate: system metadata, PrepareForCreate, defaulting, canonicalization, validation;
+        3. validating admission, which may reserve (quota), on the object as it will be stored;
+        4. the store write, whose outcome the reservation's FinishFunc learns.
+        Steps 2-4 are redone for another generated name or after losing an allocation race."""
+        s = self.strategy
+        obj = self._request_object(namespace, obj)
+        await self.admission.admit(attributes(Operation.CREATE, self, obj, None, dry_run=dry_run))
+        generated = not meta(obj).get("name") and bool(meta(obj).get("generateName"))
+        for attempt in range(5):
+            new = copy.deepcopy(obj)  # each attempt starts from the admitted request: allocations are redone
+            md = meta(new)
+            if generated:
+                md["name"] = generate_name(md["generateName"])
+            self._before_create(new)
+            finish = await self.admission.validate(attributes(Operation.CREATE, self, new, None, dry_run=dry_run))
+            written, res = False, None
+            try:
+                key = self.key(md.get("namespace"), md["name"])
+                compares, ops = await s.allocations(self, None, new)
+                if dry_run:
+                    md.pop("resourceVersion", None)
+                    return new
+                try:
+                    res = await self.client.txn([Compare(key, "VERSION", 0), *compares],
+                                                [op_put(key, encode(new), await self._lease_id()), *ops])
+                except StoreError as e:
+                    if e.code != 5 or self._lease is None:
+                        raise _store_error(e) from e
+                    self._lease = None  # our shared lease is gone (store restarted): retry with a new one
+                written = res is not None and res.succeeded
+            finally:
+                await finish(written)  # an object that was not written gives back what it reserved
+            if res is not None and res.succeeded:
+                md["resourceVersion"] = str(res.revision)
+                return new
+            if res is None:
+                continue
+            if await self._get_kv(md.get("namespace"), md["name"]) is not None:
+                if generated and attempt < 4:
+                    continue
+                raise errors.already_exists(s.resource, md["name"], s.group)
+            # an allocation raced with another apiserver: pick again
+        raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate after several attempts")
+
+    def _request_object(self, namespace: str | None, obj: dict[str, Any]) -> dict[str, Any]:
+        """The object to create as far as the request decides it: its namespace checked against
+        the URL's, and nothing only the server sets (what admission sees first)."""
         s = self.strategy
         obj = copy.deepcopy(obj)
         md = meta(obj)
@@ -203,63 +255,26 @@ class Store:
         else:
             md.pop("namespace", None)
         obj["apiVersion"], obj["kind"] = s.api_version, s.kind
-        for f in ("resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"):
+        for f in ("resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields",
+                  "creationTimestamp", "generation"):
             md.pop(f, None)
+        return obj
+
+    def _before_create(self, obj: dict[str, Any]) -> None:
+        """upstream's rest.FillObjectMetaSystemFields and rest.BeforeCreate, with kubeling's
+        defaulting (done at decoding upstream) before validation."""
+        s = self.strategy
+        md = meta(obj)
         md["creationTimestamp"] = rfc3339()
         md["uid"] = new_uid()
         if s.has_generation:
             md["generation"] = 1
-        else:
-            md.pop("generation", None)
         s.prepare_for_create(obj)
         s.default(obj)
         s.canonicalize(obj)
-        generated = not md.get("name") and bool(md.get("generateName"))
-        base = obj
-        for attempt in range(5):
-            obj = copy.deepcopy(base)  # each attempt starts from the request: allocations and admission are redone
-            md = meta(obj)
-            if generated:
-                md["name"] = generate_name(md["generateName"])
-            errs = s.validate(obj)
-            if errs:
-                raise invalid_error(s.kind, md.get("name") or md.get("generateName", ""), errs, s.group)
-            charged = False
-            try:
-                if self.admit:
-                    await self.admit("CREATE", self, obj, None, dry_run)
-                    charged = not dry_run
-                key = self.key(md.get("namespace"), md["name"])
-                compares, ops = await s.allocations(self, None, obj)
-                if dry_run:
-                    md.pop("resourceVersion", None)
-                    return obj
-                try:
-                    res = await self.client.txn([Compare(key, "VERSION", 0), *compares],
-                                                [op_put(key, encode(obj), await self._lease_id()), *ops])
-                except StoreError as e:
-                    if e.code == 5 and self._lease is not None:  # our shared lease is gone (store restarted)
-                        self._lease = None
-                        res = None
-                    else:
-                        raise _store_error(e) from e
-            except BaseException:
-                if charged:  # give back what admission (quota) charged for an object that was not written
-                    await self.admit("CREATE_ABORTED", self, None, obj, False)
-                raise
-            if res is not None and res.succeeded:
-                md["resourceVersion"] = str(res.revision)
-                return obj
-            if charged:
-                await self.admit("CREATE_ABORTED", self, None, obj, False)
-            if res is None:
-                continue
-            if await self._get_kv(md.get("namespace"), md["name"]) is not None:
-                if generated and attempt < 4:
-                    continue
-                raise errors.already_exists(s.resource, md["name"], s.group)
-            # an allocation raced with another apiserver: pick again
-        raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate after several attempts")
+        errs = s.validate(obj)
+        if errs:
+            raise invalid_error(s.kind, md.get("name") or md.get("generateName", ""), errs, s.group)
 
     # --- update ---------------------------------------------------------------------------------
     async def update(self, namespace: str | None, name: str, mutate: Callable[[dict[str, Any]], Any],
@@ -298,6 +313,24 @@ class Store:
 
     async def _write_update(self, kv: KeyValue, old: dict[str, Any], new: dict[str, Any], subresource: str,
                             dry_run: bool, guarded: bool) -> dict[str, Any]:
+        """One update attempt in upstream's order (endpoints/handlers/update.go runs mutating
+        admission on the updated object inside genericregistry.Store.Update's GuaranteedUpdate):
+        1. mutating admission; 2. BeforeUpdate: identity kept from the stored object, PrepareForUpdate,
+        defaulting, canonicalization, generation, validation; 3. validating admission, which may
+        reserve; 4. the compare-and-swap write, whose outcome the reservation's FinishFunc learns."""
+        await self.admission.admit(attributes(Operation.UPDATE, self, new, old, subresource, dry_run))
+        self._before_update(new, old, subresource)
+        finish = await self.admission.validate(attributes(Operation.UPDATE, self, new, old, subresource, dry_run))
+        written = False
+        try:
+            out = await self._put_update(kv, old, new, dry_run, guarded)
+            written = not dry_run
+            return out
+        finally:
+            await finish(written)  # a lost race or a failed write gives back what the update reserved
+
+    def _before_update(self, new: dict[str, Any], old: dict[str, Any], subresource: str) -> None:
+        """upstream's rest.BeforeUpdate with kubeling's defaulting before validation."""
         s = self.strategy
         omd, nmd = meta(old), meta(new)
         new["apiVersion"], new["kind"] = s.api_version, s.kind
@@ -324,14 +357,6 @@ class Store:
         errs = Strategy.validate_update(s, new, old) if subresource == "binding" else s.validate_update(new, old)
         if errs:
             raise invalid_error(s.kind, omd.get("name", ""), errs, s.group)
-        if self.admit:
-            await self.admit("UPDATE", self, new, old, dry_run)
-        try:
-            return await self._put_update(kv, old, new, dry_run, guarded)
-        except BaseException:
-            if self.admit and not dry_run:  # give back what the update was charged (quota)
-                await self.admit("UPDATE_ABORTED", self, new, old, False)
-            raise
 
     async def _put_update(self, kv: KeyValue, old: dict[str, Any], new: dict[str, Any], dry_run: bool,
                           guarded: bool) -> dict[str, Any]:
@@ -370,7 +395,11 @@ class Store:
     # --- delete ---------------------------------------------------------------------------------
     async def delete(self, namespace: str | None, name: str, options: dict[str, Any] | None = None,
                      dry_run: bool = False) -> tuple[dict[str, Any], bool]:
-        """Returns (object, deleted_now). Objects with finalizers or a grace period are only marked."""
+        """Returns (object, deleted_now). Objects with finalizers or a grace period are only marked.
+
+        Admission sees the stored object, mutating then validating plugins, as upstream's
+        rest.AdmissionToValidateObjectDeleteFunc runs them before genericregistry.Store.Delete
+        decides between deleting and marking."""
         s = self.strategy
         options = options or {}
         pre = options.get("preconditions") or {}
@@ -386,61 +415,76 @@ class Store:
             if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
                 raise errors.conflict(s.resource, name, s.group,
                                       f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {md.get('resourceVersion')}")
-            if self.admit:
-                await self.admit("DELETE", self, None, obj, dry_run)
-            grace = options.get("gracePeriodSeconds")
-            policy = options.get("propagationPolicy")
-            if options.get("orphanDependents") is True:
-                policy = "Orphan"
-            new = copy.deepcopy(obj)
-            nmd = meta(new)
-            finalizers = list(nmd.get("finalizers") or [])
-            if policy == "Foreground" and "foregroundDeletion" not in finalizers and not md.get("deletionTimestamp"):
-                finalizers.append("foregroundDeletion")
-            if policy == "Orphan" and "orphan" not in finalizers and not md.get("deletionTimestamp"):
-                finalizers.append("orphan")
-            graceful = not s.on_delete_immediately(obj, grace)
-            marked = s.mark_for_deletion(new)
-            if not finalizers and not graceful and not marked:
+            a = attributes(Operation.DELETE, self, None, obj, dry_run=dry_run)
+            await self.admission.admit(a)
+            finish = await self.admission.validate(a)
+            result = None
+            try:
+                result = await self._delete_once(kv, obj, options, dry_run)
+            finally:
+                await finish(result is not None and not dry_run)
+            if result is not None:
+                return result
+        raise errors.conflict(s.resource, name, s.group, "too many concurrent updates, please retry")
+
+    async def _delete_once(self, kv: KeyValue, obj: dict[str, Any], options: dict[str, Any],
+                           dry_run: bool) -> tuple[dict[str, Any], bool] | None:
+        """Delete `obj` now or mark it for deletion; None when it changed meanwhile (retry)."""
+        s = self.strategy
+        md = meta(obj)
+        grace = options.get("gracePeriodSeconds")
+        policy = options.get("propagationPolicy")
+        if options.get("orphanDependents") is True:
+            policy = "Orphan"
+        new = copy.deepcopy(obj)
+        nmd = meta(new)
+        finalizers = list(nmd.get("finalizers") or [])
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers and not md.get("deletionTimestamp"):
+            finalizers.append("foregroundDeletion")
+        if policy == "Orphan" and "orphan" not in finalizers and not md.get("deletionTimestamp"):
+            finalizers.append("orphan")
+        graceful = not s.on_delete_immediately(obj, grace)
+        marked = s.mark_for_deletion(new)
+        if not finalizers and not graceful and not marked:
+            if dry_run:
+                return obj, True
+            try:
+                return await self._delete_now(kv, obj, guarded=False), True
+            except _Retry:
+                return None
+        # mark for deletion: finalizers must be removed, or the grace period must run out
+        if finalizers:
+            nmd["finalizers"] = finalizers
+        if graceful:
+            if grace is None:
+                grace = (new.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+            cur = nmd.get("deletionGracePeriodSeconds")
+            if cur is not None and grace >= cur:
+                return obj, False  # already terminating with a shorter or equal grace
+            nmd["deletionGracePeriodSeconds"] = int(grace)
+            nmd["deletionTimestamp"] = rfc3339(now() + _dt.timedelta(seconds=int(grace)))
+            if grace == 0 and not finalizers:
                 if dry_run:
                     return obj, True
                 try:
                     return await self._delete_now(kv, obj, guarded=False), True
                 except _Retry:
-                    continue
-            # mark for deletion: finalizers must be removed, or the grace period must run out
-            if finalizers:
-                nmd["finalizers"] = finalizers
-            if graceful:
-                if grace is None:
-                    grace = (new.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                cur = nmd.get("deletionGracePeriodSeconds")
-                if cur is not None and grace >= cur:
-                    return obj, False  # already terminating with a shorter or equal grace
-                nmd["deletionGracePeriodSeconds"] = int(grace)
-                nmd["deletionTimestamp"] = rfc3339(now() + _dt.timedelta(seconds=int(grace)))
-                if grace == 0 and not finalizers:
-                    if dry_run:
-                        return obj, True
-                    try:
-                        return await self._delete_now(kv, obj, guarded=False), True
-                    except _Retry:
-                        continue
-            else:
-                if md.get("deletionTimestamp") and nmd.get("finalizers") == md.get("finalizers") and new == obj:
-                    return obj, False
-                nmd.setdefault("deletionTimestamp", rfc3339())
-                nmd.setdefault("deletionGracePeriodSeconds", 0)
-            if dry_run:
-                return new, False
-            try:
-                res = await self.client.txn([Compare(kv.key, "MOD", kv.mod_revision)], [op_put(kv.key, encode(new))])
-            except StoreError as e:
-                raise _store_error(e) from e
-            if res.succeeded:
-                nmd["resourceVersion"] = str(res.revision)
-                return new, False
-        raise errors.conflict(s.resource, name, s.group, "too many concurrent updates, please retry")
+                    return None
+        else:
+            if md.get("deletionTimestamp") and nmd.get("finalizers") == md.get("finalizers") and new == obj:
+                return obj, False
+            nmd.setdefault("deletionTimestamp", rfc3339())
+            nmd.setdefault("deletionGracePeriodSeconds", 0)
+        if dry_run:
+            return new, False
+        try:
+            res = await self.client.txn([Compare(kv.key, "MOD", kv.mod_revision)], [op_put(kv.key, encode(new))])
+        except StoreError as e:
+            raise _store_error(e) from e
+        if not res.succeeded:
+            return None
+        nmd["resourceVersion"] = str(res.revision)
+        return new, False
 
     async def _delete_now(self, kv: KeyValue, obj: dict[str, Any], guarded: bool) -> dict[str, Any]:
         compares, ops = await self.strategy.allocations(self, obj, None)
@@ -452,8 +496,7 @@ class Store:
             if guarded:
                 raise errors.conflict(self.strategy.resource, meta(obj).get("name", ""), self.strategy.group)
             raise _Retry()
-        if self.admit:
-            await self.admit("DELETED", self, None, obj, False)
+        await self.admission.after_delete(self, obj)  # a ledger (quota) forgets what the object used
         return obj
 
     # --- watch ----------------------------------------------------------------------------------

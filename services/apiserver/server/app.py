@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from ..admission import AdmissionChain
+from ..admission.plugins import default_chain
 from ..api import discovery, errors
 from ..openapi.generate import OpenAPI
 from ..registry.catalog import Config, Registry
@@ -80,17 +80,18 @@ def _lookup(registry: Registry):  # noqa: ANN202 - returns auth.serviceaccount.L
 class APIServer:
     def __init__(self, etcd_servers: list[str], config: Config, address: str, compaction_interval: float = 300.0,
                  tokens: dict[str, User] | None = None, store_tls: StoreTLS | None = None,
-                 security: "SecurityConfig | None" = None, transformer: Any = None, kubelet_tls: Any = None) -> None:
+                 security: "SecurityConfig | None" = None, transformer: Any = None, kubelet_tls: Any = None,
+                 admission_plugins: tuple[str, ...] = ()) -> None:
         self.compaction_interval = compaction_interval
         self.client = EtcdClient(etcd_servers, tls=store_tls)
         self.client.transformer = transformer  # secrets encrypted at rest (storage/encryption.py)
         self.config = config
         self.address = address
-        self.admission = AdmissionChain()
-        self.registry = Registry(self.client, config, self.admission)
-        self.admission.bind(self.registry)
+        # admission_plugins: the optional ones enabled (--enable-admission-plugins); the RBAC
+        # escalation check asks for the authorizer, which is built from this registry, per request
+        self.registry = Registry(self.client, config,
+                                 lambda registry: default_chain(registry, lambda: self.security.authz, admission_plugins))
         self.security = (security or SecurityConfig(tokens=tokens)).build(self.registry)
-        self.admission.authorizer = self.security.authz
         self.handlers = Handlers(self.registry)
         self.handlers.kubelet_tls = kubelet_tls  # ssl.SSLContext: kubelets serve HTTPS (--kubelet-client-certificate)
         self.openapi = OpenAPI(self.registry)
