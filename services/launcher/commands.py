@@ -14,12 +14,13 @@ import time
 
 import httpx
 
-from . import procs
+from . import procs, reserve
 from kubeling.shared.flags import boolean
 
 from .health import api_client, client, collect, credentials
 from .manifests import CONTROL_PLANE_NODE, ROLE, write_manifests
-from .plan import UpOptions, kubeconfig_yaml, make_plan
+from .plan import UpOptions, describe_addresses, kubeconfig_yaml, make_plan
+from .security import ensure_peer_secret
 from .state import ClusterDir, Plan, known_clusters
 
 DEFAULT_NAME = "kubeling"
@@ -148,13 +149,53 @@ Drills: kubeling kill node-2 | kubeling kill etcd-0 | kubeling start node-2 | ku
 """
 
 
-def _blocks_of_other_clusters(name: str) -> set[int]:
-    """Address blocks recorded by this machine's other clusters, running or not (they keep theirs)."""
-    taken = set()
-    for other in known_clusters():
-        if other != name:
-            taken.add(ClusterDir(other).load().settings.get("address_block", 0))
-    return taken
+def _add_peer_secret(cdir: ClusterDir, plan: Plan) -> bool:
+    """Give the store members of a cluster made before peer secrets existed `--peer-secret-file`
+    (they authenticated Raft with a key derived from the cluster token, visible in `ps`). All
+    members restart with it together (members still running with the old key are stopped first),
+    so no two of them ever disagree on the key for long. True when the plan changed."""
+    stale = [c for c in plan.of_kind("etcd") if "--peer-secret-file" not in c.args]
+    if not stale:
+        return False
+    procs.stop(cdir, [c for c in stale if procs.running_pid(cdir, c)])
+    secret = ensure_peer_secret(cdir.root)
+    for comp in stale:
+        comp.args += ["--peer-secret-file", str(secret)]
+    cdir.save(plan)
+    print(f"Store members now authenticate Raft messages with {secret} (random, made for this cluster).")
+    return True
+
+
+def _reserve(cdir: ClusterDir, args: argparse.Namespace) -> Plan:
+    """The cluster's plan, on addresses no other cluster on this machine holds: a new one chosen,
+    or the recorded one checked (reserve.py). Raises SystemExit with the reason it cannot start."""
+    with reserve.machine_lock():
+        taken = reserve.taken_by_others(cdir)
+        if cdir.exists():
+            plan = cdir.load()
+            running = {c.name for c in plan.components if procs.running_pid(cdir, c)}
+            if running and running == {c.name for c in plan.components}:
+                raise SystemExit(f"kubeling: cluster '{plan.name}' is already running (`kubeling status --name "
+                                 f"{plan.name}`; `kubeling down --name {plan.name}` stops it)")
+            if _add_peer_secret(cdir, plan):
+                running = {c.name for c in plan.components if procs.running_pid(cdir, c)}
+            found = reserve.conflicts(plan, taken, running)
+            if found:
+                raise SystemExit(f"kubeling: cluster '{plan.name}' cannot start on its recorded addresses; nothing "
+                                 f"was started:\n  " + "\n  ".join(found) + "\nStop what holds them, or "
+                                 f"`kubeling down --purge --name {plan.name}` and `kubeling up` again for new ones.")
+            print(f"Reusing cluster '{plan.name}' from {cdir.root} (its data, ports and size are kept).")
+        else:
+            opts = UpOptions(args.name, args.nodes, args.store_members, args.ha, args.node_monitor_grace_period,
+                             args.node_monitor_period, args.pod_eviction_timeout, tls=args.tls)
+            try:
+                plan = make_plan(opts, cdir, taken)
+            except (RuntimeError, ValueError) as e:
+                raise SystemExit(f"kubeling: {e}") from None
+            cdir.save(plan)
+        reserve.record(cdir)
+    print(describe_addresses(plan))
+    return plan
 
 
 def up(argv: list[str]) -> int:
@@ -177,15 +218,22 @@ def up(argv: list[str]) -> int:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each stage")
     args = p.parse_args(argv)
     cdir = ClusterDir(args.name)
-    if cdir.exists():
-        plan = cdir.load()
-        print(f"Reusing cluster '{args.name}' from {cdir.root} (its data, ports and size are kept).")
-    else:
-        opts = UpOptions(args.name, args.nodes, args.store_members, args.ha, args.node_monitor_grace_period,
-                         args.node_monitor_period, args.pod_eviction_timeout, tls=args.tls)
-        cdir.root.mkdir(parents=True, exist_ok=True)
-        plan = make_plan(opts, cdir, taken_blocks=_blocks_of_other_clusters(args.name))
-        cdir.save(plan)
+    try:
+        # Held until this `up` ends (with -d: once the cluster is up; else when the live view stops
+        # it): a second `up` of this cluster meanwhile refuses instead of starting a second copy.
+        with reserve.cluster_lock(cdir):
+            return _up(cdir, args)
+    except (reserve.ClusterBusy, reserve.ReservationError) as e:
+        print(f"kubeling: {e}", file=sys.stderr)
+        return 1
+
+
+def _up(cdir: ClusterDir, args: argparse.Namespace) -> int:
+    try:
+        plan = _reserve(cdir, args)
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return 1
     t0 = time.monotonic()
     ok = bring_up(cdir, plan, args.timeout)
     took = time.monotonic() - t0
@@ -236,6 +284,7 @@ def down(argv: list[str]) -> int:
         import shutil
 
         shutil.rmtree(cdir.root)
+        reserve.forget(cdir)
     print(f"Cluster '{plan.name}' stopped" + (" and deleted." if args.purge else f"; data kept in {cdir.root}."))
     return 0
 

@@ -5,19 +5,22 @@ Addresses follow DESIGN.md's one-machine plan, so every address says what it is:
 Several clusters can run on one machine: each takes the first free *address block* k, i.e. node
 IPs 127.0.(1+k).N, pods in 127.244.16k.0/20, Services in 127.96.16k.0/20, so their node agents
 never fight over the same addresses. Ports are the usual ones (6443, 2379/2380, ...) when free,
-otherwise any free loopback port. Everything is recorded in the plan, so a cluster keeps its
-addresses and ports across down/up.
+otherwise any free loopback port. "Free" is machine-wide (reserve.py): not in another cluster's
+plan, whatever its KUBELING_HOME, and bindable now. Everything is recorded in the plan, so a
+cluster keeps its addresses and ports across down/up.
 """
 from __future__ import annotations
 
+import json
 import socket
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from kubeling.cli import COMMANDS
 from kubeling.shared import flags
 
 from .manifests import CONTROL_PLANE_NODE, ROLE, manifests_dir
-from .security import ADMIN, ClusterCredentials
+from .security import ADMIN, ClusterCredentials, ensure_peer_secret
 from .state import ClusterDir, Component, Plan
 
 LOOPBACK = "127.0.0.1"
@@ -55,15 +58,66 @@ class AddressBlock:
         return f"127.96.{16 * self.k}.0/20"
 
 
-def free_block(nodes: int, taken: set[int] = frozenset()) -> AddressBlock:
-    """The first block whose node addresses nobody serves on yet (a kubelet port is bindable)."""
+@dataclass(frozen=True)
+class Taken:
+    """What other clusters on this machine hold (reserve.taken_by_others): address blocks, and the
+    (host, port) pairs their components listen on."""
+
+    blocks: frozenset[int] = frozenset()
+    addresses: frozenset[tuple[str, int]] = frozenset()
+
+
+def free_block(nodes: int, taken: Taken = Taken()) -> AddressBlock:
+    """The first block no other cluster holds and whose node addresses nobody serves on yet (the
+    kubelet's ports are bindable on every node IP the cluster would use)."""
     for k in range(MAX_BLOCKS):
-        if k in taken:
+        if k in taken.blocks:
             continue
         block = AddressBlock(k)
-        if all(port_free(KUBELET_PORT, block.node_ip(i)) for i in (*range(1, nodes + 1), CONTROL_PLANE_HOST)):
+        ips = [block.node_ip(i) for i in (*range(1, nodes + 1), CONTROL_PLANE_HOST)]
+        if all(port_free(port, ip) for ip in ips for port in (KUBELET_PORT, KUBELET_HEALTHZ_PORT)):
             return block
-    raise RuntimeError(f"no free address block for {nodes} nodes among {MAX_BLOCKS} (too many clusters running?)")
+    raise RuntimeError(f"no free address block for {nodes} nodes among {MAX_BLOCKS} (too many clusters on this "
+                       f"machine? `kubeling down --purge` frees a cluster's block)")
+
+
+def block_of(plan: Plan) -> int:
+    return int(plan.settings.get("address_block", 0))
+
+
+def _flag(args: list[str], name: str) -> str:
+    """The value of `--name value` or `--name=value` in a command line ('' when absent)."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return ""
+
+
+def _hostport(url: str) -> tuple[str, int]:
+    u = urlsplit(url)
+    return u.hostname or LOOPBACK, int(u.port or 0)
+
+
+def listen_addresses(comp: Component) -> list[tuple[str, int]]:
+    """The (host, port) pairs a component of a plan listens on, read from its command line (so
+    plans saved by older versions are read the same way)."""
+    a = comp.args
+    if comp.kind == "etcd":
+        urls = [u for flag in ("--listen-client-urls", "--listen-peer-urls", "--listen-metrics-urls")
+                for u in _flag(a, flag).split(",") if u]
+        return [_hostport(u) for u in urls]
+    if comp.kind in ("apiserver", "scheduler", "controller-manager"):
+        port = _flag(a, "--secure-port")
+        return [(_flag(a, "--bind-address") or LOOPBACK, int(port))] if port else []
+    if comp.kind == "node":
+        ip = _flag(a, "--node-ip")
+        out = [(ip, int(_flag(a, "--kubelet-port") or _flag(a, "--port") or KUBELET_PORT))]
+        if _flag(a, "--healthz-port"):
+            out.append((_flag(a, "--healthz-bind-address") or ip, int(_flag(a, "--healthz-port"))))
+        return out
+    return []
 
 
 @dataclass
@@ -89,15 +143,18 @@ def port_free(port: int, host: str = LOOPBACK) -> bool:
 
 
 class PortPicker:
-    """The preferred port when it is free and not already taken by this plan, else a free one."""
+    """The preferred loopback port when it is free (bindable, and neither in this plan nor in
+    another cluster's), else a free one the kernel hands out that is in neither either."""
 
-    def __init__(self) -> None:
-        self.taken: set[int] = set()
+    def __init__(self, taken: Taken = Taken()) -> None:
+        self.taken: set[int] = {port for host, port in taken.addresses if host in (LOOPBACK, "0.0.0.0")}
+
+    def _usable(self, port: int) -> bool:
+        return port not in self.taken and port_free(port)
 
     def pick(self, preferred: int) -> int:
-        if preferred not in self.taken and port_free(preferred):
-            port = preferred
-        else:
+        port = preferred
+        while not self._usable(port):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 s.bind((LOOPBACK, 0))
                 port = s.getsockname()[1]
@@ -110,14 +167,16 @@ def available(kind: str) -> bool:
     return kind in COMMANDS
 
 
-def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozenset()) -> Plan:
-    """Every component's command line. With `opts.tls` the cluster is kubeadm's secure default
-    (security.py): HTTPS everywhere, a store that admits only certificate holders, Node,RBAC
-    authorization with one identity per component; without it, plain HTTP and no authorization."""
+def make_plan(opts: UpOptions, cdir: ClusterDir, taken: Taken = Taken()) -> Plan:
+    """Every component's command line, on addresses other clusters do not hold (`taken`). With
+    `opts.tls` the cluster is kubeadm's secure default (security.py): HTTPS everywhere, a store
+    that admits only certificate holders, Node,RBAC authorization with one identity per
+    component; without it, plain HTTP and no authorization. Either way the store members
+    authenticate Raft messages with the cluster's own random peer secret."""
     if not 1 <= opts.nodes <= MAX_NODES_PER_BLOCK:
         raise ValueError(f"--nodes must be between 1 and {MAX_NODES_PER_BLOCK}")
-    ports = PortPicker()
-    block = free_block(opts.nodes, taken_blocks)
+    ports = PortPicker(taken)
+    block = free_block(opts.nodes, taken)
     plan = Plan(name=opts.name, settings=vars(opts) | {"address_block": block.k})
     creds = ClusterCredentials(cdir.root) if opts.tls else None
     scheme = "https" if creds else "http"
@@ -126,6 +185,7 @@ def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozen
                   *(f"kubelet-node-{i}" for i in range(1, opts.nodes + 1))]
         creds.ensure((LOOPBACK,), idents)
     # --- store
+    peer_secret = ensure_peer_secret(cdir.root)
     members = [(f"etcd-{i}", ports.pick(2379 + 2 * i), ports.pick(2380 + 2 * i), ports.pick(2391 + i))
                for i in range(opts.store_members)]
     initial = ",".join(f"{n}={scheme}://{LOOPBACK}:{peer}" for n, _, peer, _ in members)
@@ -138,6 +198,7 @@ def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozen
             "--listen-client-urls", url, "--advertise-client-urls", url,
             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
             "--initial-cluster", initial, "--initial-cluster-token", f"kubeling-{opts.name}",
+            "--peer-secret-file", str(peer_secret),
             "--initial-cluster-state", "new", "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
             "--listen-metrics-urls", f"http://{LOOPBACK}:{metrics}", *(creds.etcd_args() if creds else []),
         ], health_url=f"http://{LOOPBACK}:{metrics}/health"))
@@ -173,6 +234,16 @@ def make_plan(opts: UpOptions, cdir: ClusterDir, taken_blocks: set[int] = frozen
     return plan
 
 
+def describe_addresses(plan: Plan) -> str:
+    """Which block and ports a cluster uses, as `kubeling up` prints them."""
+    block = AddressBlock(block_of(plan))
+    loopback = [f"{c.name} {'/'.join(str(p) for h, p in listen_addresses(c) if h == LOOPBACK)}"
+                for c in plan.components if c.kind != "node"]
+    return (f"Address block {block.k}: nodes {block.node_ip(0)[:-1]}N (controlplane {block.control_plane_ip}), "
+            f"pods {block.cluster_cidr}, Services {block.service_range}\n"
+            f"Ports on {LOOPBACK}: {', '.join(loopback)}")
+
+
 def kubeconfig_for(cdir: ClusterDir, creds: ClusterCredentials | None, identity: str) -> str:
     """The component's own kubeconfig (its own identity) when secured; else the shared one."""
     return str(creds.kubeconfig(identity) if creds else cdir.kubeconfig)
@@ -206,19 +277,20 @@ def add_nodes(plan: Plan, opts: UpOptions, block: AddressBlock, cdir: ClusterDir
 
 def kubeconfig_yaml(plan: Plan) -> str:
     """A kubeconfig for kubectl and the components (plain HTTP until TLS lands)."""
+    name = json.dumps(plan.name)  # quoted: kubectl's YAML reads a bare `y`, `on` or `no` as a boolean
     return f"""apiVersion: v1
 kind: Config
 clusters:
-- name: {plan.name}
+- name: {name}
   cluster:
     server: {plan.api_url}
 contexts:
-- name: {plan.name}
+- name: {name}
   context:
-    cluster: {plan.name}
+    cluster: {name}
     user: admin
     namespace: default
-current-context: {plan.name}
+current-context: {name}
 users:
 - name: admin
   user: {{}}

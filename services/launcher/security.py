@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,6 +271,8 @@ resources:
 
 def kubeconfig_yaml(cluster: str, server: str, ca_pem: bytes, user: str, token: str) -> str:
     ca_data = base64.b64encode(ca_pem).decode()
+    # Names quoted (JSON strings are YAML): kubectl's YAML reads a bare `y`, `on` or `no` as a boolean.
+    cluster, user = json.dumps(cluster), json.dumps(user)
     return f"""apiVersion: v1
 kind: Config
 clusters:
