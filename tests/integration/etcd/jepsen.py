@@ -423,9 +423,11 @@ def count_truncations(logs: list[Path]) -> int:
 
 
 def run(store: str, workdir: Path, schedule: list[str], seed: int = 1, cut_range: tuple[float, float] = (5.0, 8.0),
-        settle: float = 2.0, tag: str | None = None) -> RunResult:
+        settle: float = 2.0, tag: str | None = None, store_tree: Path | None = None) -> RunResult:
     """Start a 3-member `store` in fresh namespaces, run the workload under `schedule`, check,
-    and remove everything (processes by PID, namespaces) whatever happens."""
+    and remove everything (processes by PID, namespaces) whatever happens. `store_tree` runs
+    kubeling's store from another importable tree (bench/clusters.py pin_store) instead of the
+    installed checkout."""
     workdir.mkdir(parents=True, exist_ok=True)
     lab = NetLab(3, tag=tag)
     result = RunResult(store)
@@ -434,7 +436,9 @@ def run(store: str, workdir: Path, schedule: list[str], seed: int = 1, cut_range
     try:
         lab.create()
         secret = write_secret(workdir / "peer-secret") if store == "kubeling" else None
-        procs = [lab.start(i, store_argv(store, lab, i, workdir / "data", secret), logs[i]) for i in range(lab.size)]
+        pinned = {"env": {"PYTHONPATH": str(store_tree)}, "cwd": store_tree} if store_tree else {}
+        procs = [lab.start(i, store_argv(store, lab, i, workdir / "data", secret), logs[i], **pinned)
+                 for i in range(lab.size)]
 
         async def scenario() -> None:
             members = [Member(i, f"http://{a}:{CLIENT_PORT}") for i, a in enumerate(lab.addresses)]

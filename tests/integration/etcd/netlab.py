@@ -97,11 +97,12 @@ class NetLab:
 
     # ------------------------------------------------------------ processes
 
-    def start(self, member: int, argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start(self, member: int, argv: list[str], log: Path, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> subprocess.Popen:
         """Run `argv` inside member's namespace (`ip netns exec` execs it: the PID is the program's)."""
         with open(log, "ab") as out:
             p = subprocess.Popen(["ip", "netns", "exec", self.members[member], *argv], stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True,
+                                 stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
                                  env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
         self._procs.append(p)
         return p
