@@ -98,7 +98,7 @@ def test_webhook_sends_upstreams_subject_access_review_and_caches_answers() -> N
 
 
 def _request(path: str, cert: bytes | None = None, method: str = "GET") -> Request:
-    return Request(method, path, {}, {}, b"", peer_cert=cert)
+    return Request(method, path, {}, {}, peer_cert=cert)
 
 
 async def _ok(req: Request) -> Response:
@@ -154,13 +154,13 @@ def test_token_webhook_reviews_once_per_ttl_and_refuses_wrong_tokens() -> None:
     guard = KubeletAuth("node-1", Recorder(), anonymous=True, tokens=tokens).wrap(_ok)  # type: ignore[arg-type]
 
     def call(token: str) -> int:
-        return run(guard(Request("GET", "/pods", {}, {"authorization": f"Bearer {token}"}, b""))).status
+        return run(guard(Request("GET", "/pods", {}, {"authorization": f"Bearer {token}"}))).status
     assert call("good") == 200 and seen[-1] == User("bob", ("devs", "system:authenticated"))
     assert call("good") == 200 and reviews == ["good"]                # cached
     assert call("bad") == 401 and call("bad") == 401 and reviews == ["good", "bad"]  # a wrong token is not anonymous
     clock.now += 121
     assert call("good") == 200 and reviews == ["good", "bad", "good"]
-    assert run(guard(Request("GET", "/pods", {}, {}, b""))).status == 200 and seen[-1].name == "system:anonymous"
+    assert run(guard(Request("GET", "/pods", {}, {}))).status == 200 and seen[-1].name == "system:anonymous"
 
 
 def test_flags_default_to_an_open_plain_http_kubelet_and_refuse_impossible_combinations(tmp_path, capsys) -> None:

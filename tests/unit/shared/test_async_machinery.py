@@ -225,7 +225,7 @@ def test_client_fails_over_and_decodes_status_and_watch():
                 body = {"kind": "Status", "code": 404, "reason": "NotFound", "message": 'pods "missing" not found'}
                 return Response(404, json.dumps(body).encode(), "application/json")
             if req.method == "POST" and req.path.endswith("/binding"):
-                return Response(201, json.dumps({"kind": "Status", "status": "Success", "got": json.loads(req.body)}).encode())
+                return Response(201, json.dumps({"kind": "Status", "status": "Success", "got": json.loads(await req.read_body())}).encode())
             return Response(200, json.dumps({"path": req.path, "ct": req.headers.get("content-type")}).encode(), "application/json")
 
         srv = await HTTPServer(handler, "127.0.0.1", 0).start()
