@@ -90,6 +90,7 @@ def OPEN(name: str | None = None, description: str = "") -> T:
 
 # --- strict decoding ----------------------------------------------------------------------------
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _PY_TYPES = {"string": (str,), "integer": (int,), "boolean": (bool,), "number": (int, float)}
 _GO = {"string": "string", "integer": "int32", "boolean": "bool", "number": "float64", "array": "array",
        "object": "object", "map": "map[string]string", "time": "Time"}
@@ -131,6 +132,9 @@ def _check(obj: Any, s: T, path: str, unknown: list[str], errors: list[str]) -> 
             ok = True
         if not ok:
             errors.append(f"json: cannot unmarshal {_jsontype(obj)} into Go struct field {where} of type {_GO[t]}")
+        elif t == "integer" and not _INT64_MIN <= obj <= _INT64_MAX:
+            # encoding/json's UnmarshalTypeError for a number that does not fit the Go integer
+            errors.append(f"json: cannot unmarshal number {int(obj)} into Go struct field {where} of type int64")
         return
     if t == "intstr":
         if not isinstance(obj, (int, str)) or isinstance(obj, bool):

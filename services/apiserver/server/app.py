@@ -278,9 +278,9 @@ class APIServer:
             if method == "PATCH":
                 return await self.handlers.patch(request, store, rp, raw)
             if method == "DELETE":
-                body = codec.decode_body(raw, request.headers.get("content-type")) if raw.strip() else {}
+                body = await codec.decode_body_async(raw, request.headers.get("content-type")) if raw.strip() else {}
                 return await self.handlers.delete(request, store, rp, body)
-            body = codec.decode_body(raw, request.headers.get("content-type"))
+            body = await codec.decode_body_async(raw, request.headers.get("content-type"))
             if method == "POST":
                 if rp.name is None and s.namespaced and rp.namespace is None:
                     raise errors.method_not_allowed()
