@@ -90,3 +90,15 @@ def route_not_found() -> StatusError:
 
 def timeout(message: str) -> StatusError:
     return StatusError(504, "Timeout", message)
+
+
+def patch_rejected() -> StatusError:
+    """A JSON patch that does not apply: upstream answers NewGenericServerResponse(422, ...), whose
+    message is the generic one (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go
+    applyJSPatch; k8s.io/apimachinery/pkg/api/errors NewGenericServerResponse)."""
+    return StatusError(422, "Invalid", "the server rejected our request due to an error in our request")
+
+
+def invalid_patch(message: str) -> StatusError:
+    """A strategic merge patch that does not apply (422 with mergepatch's text)."""
+    return StatusError(422, "Invalid", message)

@@ -1,117 +1,193 @@
-"""JSON patch (RFC 6902) with JSON pointers (RFC 6901)."""
+"""JSON patch (RFC 6902) with JSON pointers (RFC 6901), bounded as kube-apiserver bounds it.
+
+Semantics follow the RFC where gopkg.in/evanphx/json-patch.v4 (upstream's library) is looser:
+array indices are `0` or digits without a leading zero (RFC 6901 section 4), `-` only where a
+value is added; every operation needs its members (`path`, `from`, `value`) with the right types;
+`test` compares JSON values, so `true` is not `1` and `1.0` is `1`. The limits are upstream's:
+at most 10000 operations (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go
+maxJSONPatchOperations) and at most 3 MiB added by `copy` operations over the whole patch
+(JSONPatchMaxCopyBytes in staging/src/k8s.io/apiserver/pkg/server/config.go, enforced by the
+library's AccumulatedCopySizeLimit). Error texts are the library's.
+"""
 from __future__ import annotations
 
-import copy
+import re
 from typing import Any
+
+from ..api.bodies import BodyError, clone, encoded_size
+
+MAX_OPERATIONS = 10000
+MAX_COPY_BYTES = 3 * 1024 * 1024
+_INDEX = re.compile(r"0|[1-9][0-9]*")
 
 
 class JSONPatchError(ValueError):
-    pass
+    """The patch does not apply (upstream answers 422)."""
 
 
-def _tokens(path: str) -> list[str]:
+class TooManyOperations(JSONPatchError):
+    """More than MAX_OPERATIONS (upstream answers 413)."""
+
+
+def _tokens(path: Any, what: str) -> list[str]:
+    if not isinstance(path, str):
+        raise JSONPatchError(f"operation, {what} field is not a string")
     if path == "":
         return []
     if not path.startswith("/"):
-        raise JSONPatchError(f"JSON pointer must start with '/': {path!r}")
+        raise JSONPatchError(f"JSON pointer must be empty or start with '/': {path!r}")
     return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
 
 
-def _parent(doc: Any, path: str) -> tuple[Any, str]:
-    toks = _tokens(path)
-    if not toks:
-        raise JSONPatchError("cannot operate on the document root")
+def _index(token: str, size: int, path: str, adding: bool = False) -> int:
+    if adding and token == "-":
+        return size
+    if not _INDEX.fullmatch(token):
+        raise JSONPatchError(f"value was not a proper array index: '{token}'")
+    i = int(token)
+    if i > size or (i == size and not adding):
+        raise JSONPatchError(f"Unable to access invalid index: {i}")
+    return i
+
+
+def _get(doc: Any, toks: list[str], path: str) -> Any:
     cur = doc
-    for t in toks[:-1]:
-        cur = _child(cur, t, path)
-    return cur, toks[-1]
-
-
-def _child(cur: Any, t: str, path: str) -> Any:
-    if isinstance(cur, dict):
-        if t not in cur:
-            raise JSONPatchError(f"doc is missing path: \"{path}\": missing value")
-        return cur[t]
-    if isinstance(cur, list):
-        try:
-            i = int(t)
-        except ValueError:
-            raise JSONPatchError(f"invalid array index {t!r} in {path}") from None
-        if not 0 <= i < len(cur):
-            raise JSONPatchError(f"doc is missing path: \"{path}\": missing value")
-        return cur[i]
-    raise JSONPatchError(f"doc is missing path: \"{path}\": missing value")
-
-
-def _get(doc: Any, path: str) -> Any:
-    cur = doc
-    for t in _tokens(path):
-        cur = _child(cur, t, path)
+    for t in toks:
+        if isinstance(cur, dict):
+            if t not in cur:
+                raise JSONPatchError(f'doc is missing path: "{path}": missing value')
+            cur = cur[t]
+        elif isinstance(cur, list):
+            cur = cur[_index(t, len(cur), path)]
+        else:
+            raise JSONPatchError(f'doc is missing path: "{path}": missing value')
     return cur
 
 
-def _add(doc: Any, path: str, value: Any) -> Any:
-    if path == "":
+def _container(doc: Any, toks: list[str], path: str, op: str) -> Any:
+    try:
+        parent = _get(doc, toks[:-1], path)
+    except JSONPatchError:
+        raise JSONPatchError(f'{op} operation does not apply: doc is missing path: "{path}": missing value') from None
+    if not isinstance(parent, (dict, list)):
+        raise JSONPatchError(f'{op} operation does not apply: doc is missing path: "{path}": missing value')
+    return parent
+
+
+def _add(doc: Any, toks: list[str], path: str, value: Any) -> Any:
+    if not toks:
         return value
-    parent, last = _parent(doc, path)
+    parent = _container(doc, toks, path, "add")
     if isinstance(parent, dict):
-        parent[last] = value
-    elif isinstance(parent, list):
-        if last == "-":
-            parent.append(value)
-        else:
-            i = int(last)
-            if not 0 <= i <= len(parent):
-                raise JSONPatchError(f"add operation does not apply: index {i} out of bounds in {path}")
-            parent.insert(i, value)
+        parent[toks[-1]] = value
     else:
-        raise JSONPatchError(f"add operation does not apply: doc is missing path: \"{path}\": missing value")
+        parent.insert(_index(toks[-1], len(parent), path, adding=True), value)
     return doc
 
 
-def _remove(doc: Any, path: str) -> Any:
-    parent, last = _parent(doc, path)
+def _remove(doc: Any, toks: list[str], path: str) -> Any:
+    if not toks:
+        raise JSONPatchError("remove operation does not apply: the document root cannot be removed")
+    parent = _container(doc, toks, path, "remove")
     if isinstance(parent, dict):
-        if last not in parent:
-            raise JSONPatchError(f"remove operation does not apply: doc is missing path: \"{path}\": missing value")
-        return parent.pop(last)
-    if isinstance(parent, list):
-        i = int(last)
-        if not 0 <= i < len(parent):
-            raise JSONPatchError(f"remove operation does not apply: doc is missing path: \"{path}\": missing value")
-        return parent.pop(i)
-    raise JSONPatchError(f"remove operation does not apply: doc is missing path: \"{path}\": missing value")
+        if toks[-1] not in parent:
+            raise JSONPatchError(f'remove operation does not apply: doc is missing path: "{path}": missing value')
+        return parent.pop(toks[-1])
+    return parent.pop(_index(toks[-1], len(parent), path))
+
+
+def _replace(doc: Any, toks: list[str], path: str, value: Any) -> Any:
+    if not toks:
+        return value
+    parent = _container(doc, toks, path, "replace")
+    if isinstance(parent, dict):
+        if toks[-1] not in parent:
+            raise JSONPatchError(f"replace operation does not apply: doc is missing key: {path}: missing value")
+        parent[toks[-1]] = value
+    else:
+        parent[_index(toks[-1], len(parent), path)] = value
+    return doc
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values: booleans are not numbers, numbers compare by value."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _member(op: dict[str, Any], name: str) -> Any:
+    if name not in op:
+        raise JSONPatchError(f"operation, missing {name} field: missing value" if name != "path"
+                             else "operation missing path field: missing value")
+    return op[name]
+
+
+def check_operations(ops: Any) -> list[dict[str, Any]]:
+    """The patch document's shape (upstream's jsonpatch.DecodePatch, a 400 when it fails) and size."""
+    if not isinstance(ops, list):
+        raise BodyError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    for op in ops:
+        if not isinstance(op, dict):
+            raise BodyError("json: cannot unmarshal array into Go value of type map[string]*json.RawMessage")
+    if len(ops) > MAX_OPERATIONS:
+        raise TooManyOperations(f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(ops)}")
+    return ops
 
 
 def apply_json_patch(doc: Any, ops: Any) -> Any:
-    if not isinstance(ops, list):
-        raise JSONPatchError("json patch must be a list of operations")
-    doc = copy.deepcopy(doc)
+    """Apply `ops` to a copy of `doc`. Raises JSONPatchError (422), TooManyOperations (413) or
+    BodyError (400, a patch that is not a list of objects or nests too deep)."""
+    ops = check_operations(ops)
+    doc = clone(doc)
+    copied = 0
     for op in ops:
-        if not isinstance(op, dict) or "op" not in op:
-            raise JSONPatchError("Unexpected kind: missing \"op\" in an operation")
-        kind, path = op["op"], op.get("path", "")
+        kind = _member(op, "op")
+        path = _member(op, "path")
+        toks = _tokens(path, "path")
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op.get("value")))
+            doc = _add(doc, toks, path, clone(_member(op, "value")))
         elif kind == "remove":
-            _remove(doc, path)
+            _remove(doc, toks, path)
         elif kind == "replace":
-            if path == "":
-                doc = copy.deepcopy(op.get("value"))
-                continue
-            _get(doc, path)
-            parent, last = _parent(doc, path)
-            if isinstance(parent, list):
-                parent[int(last)] = copy.deepcopy(op.get("value"))
-            else:
-                parent[last] = copy.deepcopy(op.get("value"))
+            doc = _replace(doc, toks, path, clone(_member(op, "value")))
         elif kind == "move":
-            val = _remove(doc, op["from"])
-            doc = _add(doc, path, val)
+            src = _member(op, "from")
+            stoks = _tokens(src, "from")
+            if toks[:len(stoks)] == stoks and len(toks) > len(stoks):
+                raise JSONPatchError(f"move operation does not apply: from {src} is a prefix of path {path}")
+            try:
+                value = _get(doc, stoks, src)
+            except JSONPatchError:
+                raise JSONPatchError(f"move operation does not apply: doc is missing from path: {src}: missing value") from None
+            if stoks:
+                _remove(doc, stoks, src)
+            doc = _add(doc, toks, path, value)
         elif kind == "copy":
-            doc = _add(doc, path, copy.deepcopy(_get(doc, op["from"])))
+            src = _member(op, "from")
+            stoks = _tokens(src, "from")
+            try:
+                value = _get(doc, stoks, src)
+            except JSONPatchError:
+                raise JSONPatchError(f"copy operation does not apply: doc is missing from path: {src}: missing value") from None
+            copied += encoded_size(value)
+            if copied > MAX_COPY_BYTES:
+                raise JSONPatchError(f"Unable to complete the copy, the accumulated size increase of copy is {copied}, "
+                                     f"exceeding the limit {MAX_COPY_BYTES}")
+            doc = _add(doc, toks, path, clone(value))
         elif kind == "test":
-            if _get(doc, path) != op.get("value"):
+            value = _member(op, "value")
+            try:
+                current = _get(doc, toks, path)
+            except JSONPatchError:
+                raise JSONPatchError(f"test operation does not apply: is missing path: {path}: missing value") from None
+            if not json_equal(current, value):
                 raise JSONPatchError(f"testing value {path} failed: test failed")
         else:
             raise JSONPatchError(f"Unexpected kind: {kind}")

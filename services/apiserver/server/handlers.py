@@ -18,9 +18,7 @@ from starlette.responses import Response
 from ..api import errors
 from ..api.models import core as core_models
 from ..api.schema import check, prune
-from ..patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
-from ..patch.jsonpatch import JSONPatchError
-from ..patch.strategic import PatchError
+from ..patch import apply_patch
 from ..registry.objects import meta
 from ..registry.store import Store
 from ..table.convert import table
@@ -162,32 +160,17 @@ class Handlers(SubresourceHandlers):
         if rp.name is None:
             raise errors.method_not_allowed()
         ptype = codec.PATCH_TYPES.get(codec.media_type(req.headers.get("content-type")))
-        body = codec.decode_body(raw, req.headers.get("content-type"), for_patch=True)
+        body = await codec.decode_body_async(raw, req.headers.get("content-type"), for_patch=True)
         dry = codec.dry_run(req)
         mode = _field_validation(req)
         warnings: list[str] = []
         s = store.strategy
 
         def apply(cur: dict[str, Any]) -> dict[str, Any]:
-            try:
-                if ptype == "json":
-                    return apply_json_patch(cur, body)
-                if ptype == "merge":
-                    return apply_merge_patch(cur, body)
-                return apply_strategic_merge_patch(cur, body, s.schema)
-            except (JSONPatchError, PatchError) as e:
-                raise errors.StatusError(422, "Invalid", str(e)) from None
+            return apply_patch(ptype or "strategic", cur, body, s.schema)
 
         if rp.subresource == "scale":
-            cur = await store.get(rp.namespace, rp.name)
-            scale = self._scale(store, cur)
-            if ptype == "json":
-                new_scale = apply_json_patch(scale, body)
-            elif ptype == "merge":
-                new_scale = apply_merge_patch(scale, body)
-            else:
-                new_scale = apply_strategic_merge_patch(scale, body, None)
-            return await self._update_scale(store, rp, new_scale, dry)
+            return await self._patch_scale(store, rp, ptype or "strategic", body, dry)
         if rp.subresource not in ("", "status"):
             raise errors.method_not_allowed()
 

@@ -13,6 +13,7 @@ from kubeling.shared.rawhttp import RawHTTPClient, RawHTTPError
 
 from ..api import errors
 from ..api.models import core as core_models
+from ..patch import apply_patch
 from ..registry.objects import meta
 from ..registry.store import Store
 from . import codec
@@ -119,6 +120,8 @@ class SubresourceHandlers:
         replicas = (body.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             raise errors.bad_request("Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32")
+        if not -(1 << 31) <= replicas < 1 << 31:  # encoding/json's range error for an int32 field
+            raise errors.bad_request(f"Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal number {replicas} into Go struct field ScaleSpec.spec.replicas of type int32")
         if replicas < 0:
             raise errors.StatusError(422, "Invalid", f'Scale.autoscaling "{rp.name}" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0',
                                      {"name": rp.name, "kind": "Scale", "group": "autoscaling",
@@ -130,6 +133,13 @@ class SubresourceHandlers:
             return cur
         out, _ = await store.update(rp.namespace, rp.name, set_replicas, subresource="scale", dry_run=dry, precondition_rv=rv)
         return codec.respond(self._scale(store, out))
+
+    async def _patch_scale(self, store: Store, rp: ResourcePath, ptype: str, body: Any, dry: bool) -> Response:
+        """PATCH on /scale: the patch applies to the Scale built from the object (no schema: Scale has no
+        merge keys), with every patch error a Status as on the object itself."""
+        cur = await store.get(rp.namespace, rp.name)
+        new_scale = apply_patch(ptype, self._scale(store, cur), body, None)
+        return await self._update_scale(store, rp, new_scale, dry)
 
     async def _node_subresource(self, store: Store, obj: dict[str, Any], rp: ResourcePath,
                                 req: Request | None = None) -> Response:
