@@ -47,6 +47,12 @@ __all__ = [
 _CLIENT_DEFAULT: Any = object()
 _READ_SIZE = 65536
 _NO_BODY_STATUS = (204, 304)
+# Response head limits: Go's http.Transport allows 10 MB of head by default; the servers these
+# components talk to (the apiserver, the store, kubelets, fake containers) send a few hundred bytes.
+MAX_LINE = 64 * 1024
+MAX_HEAD = 1 << 20
+MAX_HEADERS = 500
+MAX_INTERIM = 8
 
 
 class RawHTTPError(ConnectionError):
@@ -725,35 +731,54 @@ def _encode_params(params: Mapping[str, Any]) -> str:
     return urlencode(items)
 
 
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One line of a response head, at most MAX_LINE bytes (ValueError beyond: the StreamReader's
+    limit is 64 KiB, and the TLS reader's is the same)."""
+    line = await reader.readline()
+    if len(line) > MAX_LINE:
+        raise ValueError(f"response head line longer than {MAX_LINE} bytes")
+    return line
+
+
 async def _read_head(reader: asyncio.StreamReader, method: str) -> tuple[int, dict[str, str], _Framing]:
-    """Status line and headers (skipping 1xx interim answers); how the body is framed."""
+    """Status line and headers (skipping 1xx interim answers); how the body is framed.
+
+    A server cannot make the client hold an unbounded head: at most MAX_HEAD bytes and MAX_HEADERS
+    header lines per answer, MAX_INTERIM interim answers (ValueError, a RemoteProtocolError to the
+    caller, beyond any of them)."""
     try:
-        line = await reader.readline()
+        line = await _line(reader)
     except (ConnectionResetError, BrokenPipeError) as e:
         raise _Stale() from e
     if not line:
         raise _Stale()
-    while True:
+    for _ in range(MAX_INTERIM + 1):
         parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
             raise ValueError(f"bad status line {line[:100]!r}")
         status = int(parts[1])
         headers: dict[str, str] = {}
+        size, count = len(line), 0
         while True:
-            h = await reader.readline()
+            h = await _line(reader)
             if h in (b"\r\n", b"\n"):
                 break
             if not h:
                 raise asyncio.IncompleteReadError(b"", None)
+            size, count = size + len(h), count + 1
+            if size > MAX_HEAD or count > MAX_HEADERS:
+                raise ValueError(f"response head larger than {MAX_HEAD} bytes or {MAX_HEADERS} header lines")
             name, _, value = h.decode("latin-1").partition(":")
             name, value = name.strip().lower(), value.strip()
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         if 100 <= status < 200 and status != 101:
-            line = await reader.readline()  # 100 Continue and friends: the real answer follows
+            line = await _line(reader)  # 100 Continue and friends: the real answer follows
             if not line:
                 raise asyncio.IncompleteReadError(b"", None)
             continue
         break
+    else:
+        raise ValueError(f"more than {MAX_INTERIM} interim (1xx) answers")
     conn_hdr = headers.get("connection", "").lower()
     keep = "close" not in conn_hdr and (parts[0] == b"HTTP/1.1" or "keep-alive" in conn_hdr)
     if method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
@@ -762,7 +787,11 @@ async def _read_head(reader: asyncio.StreamReader, method: str) -> tuple[int, di
         return status, headers, _Framing(None, True, keep)
     cl = headers.get("content-length")
     if cl is not None:
-        return status, headers, _Framing(int(cl.split(",")[0]), False, keep)
+        values = {v.strip() for v in cl.split(",")}
+        length = values.pop() if len(values) == 1 else ""
+        if not (length.isascii() and length.isdigit()):
+            raise ValueError(f"bad Content-Length {cl[:100]!r}")
+        return status, headers, _Framing(int(length), False, keep)
     return status, headers, _Framing(None, False, False)  # delimited by the end of the connection
 
 
