@@ -45,7 +45,7 @@ def cluster(tmp_path_factory):
         yield env, plan
     finally:
         # Stops exactly the processes this cluster's PID files name (started by this fixture).
-        kubeling(env, "down", "--name", NAME, check=False)
+        kubeling(env, "down", "--name", NAME, "--purge", check=False)  # and out of the machine-wide registry
 
 
 def kubectl(env: dict, *args: str, input: str | None = None) -> subprocess.CompletedProcess:

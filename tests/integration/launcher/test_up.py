@@ -26,7 +26,7 @@ def cluster_env(tmp_path):
     env = dict(os.environ, KUBELING_HOME=str(tmp_path / "home"), HOME=str(tmp_path))
     yield env
     # Stops exactly the processes this cluster's PID files name (started by this test).
-    kubeling(env, "down", "--name", "t", check=False)
+    kubeling(env, "down", "--name", "t", "--purge", check=False)  # and out of the machine-wide registry
 
 
 def status(env: dict) -> dict:
