@@ -168,22 +168,23 @@ def _add_peer_secret(cdir: ClusterDir, plan: Plan) -> bool:
 
 def _reserve(cdir: ClusterDir, args: argparse.Namespace) -> Plan:
     """The cluster's plan, on addresses no other cluster on this machine holds: a new one chosen,
-    or the recorded one checked (reserve.py). Raises SystemExit with the reason it cannot start."""
+    or the recorded one checked (reserve.py). Raises ReservationError with the reason it cannot start."""
     with reserve.machine_lock():
         taken = reserve.taken_by_others(cdir)
         if cdir.exists():
             plan = cdir.load()
             running = {c.name for c in plan.components if procs.running_pid(cdir, c)}
             if running and running == {c.name for c in plan.components}:
-                raise SystemExit(f"kubeling: cluster '{plan.name}' is already running (`kubeling status --name "
-                                 f"{plan.name}`; `kubeling down --name {plan.name}` stops it)")
+                raise reserve.ReservationError(f"cluster '{plan.name}' is already running (`kubeling status "
+                                               f"--name {plan.name}`; `kubeling down --name {plan.name}` stops it)")
             if _add_peer_secret(cdir, plan):
                 running = {c.name for c in plan.components if procs.running_pid(cdir, c)}
             found = reserve.conflicts(plan, taken, running)
             if found:
-                raise SystemExit(f"kubeling: cluster '{plan.name}' cannot start on its recorded addresses; nothing "
-                                 f"was started:\n  " + "\n  ".join(found) + "\nStop what holds them, or "
-                                 f"`kubeling down --purge --name {plan.name}` and `kubeling up` again for new ones.")
+                raise reserve.ReservationError(
+                    f"cluster '{plan.name}' cannot start on its recorded addresses; nothing was started:\n  "
+                    + "\n  ".join(found) + f"\nStop what holds them, or `kubeling down --purge --name {plan.name}` "
+                    f"and `kubeling up` again for new ones.")
             print(f"Reusing cluster '{plan.name}' from {cdir.root} (its data, ports and size are kept).")
         else:
             opts = UpOptions(args.name, args.nodes, args.store_members, args.ha, args.node_monitor_grace_period,
@@ -191,7 +192,7 @@ def _reserve(cdir: ClusterDir, args: argparse.Namespace) -> Plan:
             try:
                 plan = make_plan(opts, cdir, taken)
             except (RuntimeError, ValueError) as e:
-                raise SystemExit(f"kubeling: {e}") from None
+                raise reserve.ReservationError(str(e)) from None
             cdir.save(plan)
         reserve.record(cdir)
     print(describe_addresses(plan))
@@ -229,11 +230,7 @@ def up(argv: list[str]) -> int:
 
 
 def _up(cdir: ClusterDir, args: argparse.Namespace) -> int:
-    try:
-        plan = _reserve(cdir, args)
-    except SystemExit as e:
-        print(e, file=sys.stderr)
-        return 1
+    plan = _reserve(cdir, args)
     t0 = time.monotonic()
     ok = bring_up(cdir, plan, args.timeout)
     took = time.monotonic() - t0

@@ -38,7 +38,8 @@ from .state import ClusterDir, Plan, known_clusters
 
 
 class ReservationError(RuntimeError):
-    """The runtime directory is unsafe, or a cluster's addresses are held by something else."""
+    """Why `kubeling up` starts nothing: an unsafe runtime directory, a cluster already running, its
+    recorded addresses held by something else, or no free block left."""
 
 
 def runtime_dir() -> Path:
