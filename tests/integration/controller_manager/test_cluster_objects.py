@@ -314,7 +314,7 @@ def test_cronjob_schedules_validated_at_create_and_impossible_ones_reported_once
     and does not retry it in a loop."""
     bad = kc.kubectl("create", "cronjob", "bad-minute", "--image=busybox", "--schedule=99 * * * *")
     assert bad.returncode != 0
-    assert ('The CronJob "bad-minute" is invalid: spec.schedule: Invalid value: "99 * * * *": '
+    assert ('CronJob.batch "bad-minute" is invalid: spec.schedule: Invalid value: "99 * * * *": '
             "end of range (99) above maximum (59): 99") in bad.stderr
     tz = kc.kubectl("create", "cronjob", "tz-prefix", "--image=busybox", "--schedule=TZ=UTC 0 * * * *")
     assert tz.returncode != 0 and "cannot use TZ or CRON_TZ in schedule, use timeZone field instead" in tz.stderr
