@@ -163,6 +163,13 @@ def test_json_patch_copy_doubling_is_bounded():
     assert patch_error("json", ops, doc) == REJECTED
 
 
+def test_json_patch_array_shifting_is_bounded():
+    doc = {"list": list(range(200_000))}
+    assert patch_error("json", [{"op": "add", "path": "/list/0", "value": 1}] * 10000, doc) == REJECTED
+    out = apply_patch("json", doc, [{"op": "add", "path": "/list/-", "value": 1}] * 10000, None)
+    assert len(out["list"]) == 210_000  # appends move nothing
+
+
 def test_json_patch_operation_count_and_shape():
     ops = [{"op": "test", "path": "/metadata/name", "value": "x"}] * 10001
     code, reason, message = patch_error("json", ops)
