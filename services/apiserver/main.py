@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .registry.catalog import Config
     from .server.app import APIServer, build_app
+    from .server.protocol import hardened
 
     logger = klog.setup("apiserver", args.log_level)
     servers = [s.strip() for s in args.etcd_servers.split(",") if s.strip()]
@@ -174,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         import ssl
 
         from .auth.tls import protocol_class
-        tls = {"ssl_certfile": args.tls_cert_file, "ssl_keyfile": args.tls_private_key_file, "http": protocol_class()}
+        tls = {"ssl_certfile": args.tls_cert_file, "ssl_keyfile": args.tls_private_key_file, "http": hardened(protocol_class())}
         if args.client_ca_file:  # optional: a client may authenticate with a token instead
             tls.update(ssl_ca_certs=args.client_ca_file, ssl_cert_reqs=ssl.CERT_OPTIONAL)
+    tls.setdefault("http", hardened())  # request heads bounded as Go's net/http bounds them (server/protocol.py)
     config = uvicorn.Config(build_app(server), host=args.bind_address, port=args.secure_port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=1, lifespan="on", **tls)
     # uvicorn catches SIGTERM, stops accepting, drains and runs shutdown, then re-raises the signal

@@ -1,7 +1,8 @@
 """The ASGI application: routing, content negotiation, Status errors and bootstrap.
 
-One catch-all route parses Kubernetes URLs itself, so every failure (unknown path, bad method,
-bad body, oversized body, store outage) goes through one place and becomes a Status object.
+Every request reaches `APIServer.__call__`, which parses Kubernetes URLs itself, so every failure
+(unknown path, bad method, bad body, oversized or slow body, store outage) goes through one place
+and becomes a Status object. Malformed HTTP never gets this far: protocol.py answers it.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Router
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ..admission.plugins import default_chain
@@ -40,6 +41,19 @@ VERSION = {"major": "1", "minor": "32", "emulationMajor": "1", "emulationMinor":
            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.4", "compiler": "gc", "platform": "linux/amd64"}
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+BODY_IDLE_TIMEOUT = 10.0
+BODY_TIMEOUT = 60.0
+
+
+class BodyTimeout(errors.StatusError):
+    """The request body stopped arriving: 408, and the connection is not kept (the rest of the
+    body would be read as the next request)."""
+
+    def __init__(self) -> None:
+        super().__init__(408, "Timeout", f"the request body did not arrive in time (no data for {BODY_IDLE_TIMEOUT:g} s, "
+                                         f"or not all of it within {BODY_TIMEOUT:g} s)")
 
 
 class SecurityConfig:
@@ -154,6 +168,9 @@ class APIServer:
             resp = await self.dispatch(request)
             code = resp.status_code
             return resp
+        except BodyTimeout as e:
+            code = e.code
+            return Response(json.dumps(e.status()), e.code, media_type="application/json", headers={"Connection": "close"})
         except errors.StatusError as e:
             code = e.code
             return codec.status_response(e)
@@ -186,16 +203,48 @@ class APIServer:
         return PlainTextResponse("ok")
 
     async def _body(self, request: Request) -> bytes:
+        """The request body: at most codec.MAX_BODY bytes (upstream's 3 MiB), arriving with no
+        pause longer than BODY_IDLE_TIMEOUT and in full within BODY_TIMEOUT, else a 408 Status and
+        the connection closed. Upstream leaves a slow body to its 60 s request timeout (a 504);
+        a client that sends 7 bytes of a 2 MB body and stalls is cut off here after 10 s."""
+        import asyncio
         cl = request.headers.get("content-length")
         if cl and cl.isdigit() and int(cl) > codec.MAX_BODY:
             raise errors.too_large()
         chunks, size = [], 0
-        async for chunk in request.stream():
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BODY_TIMEOUT
+        while True:
+            try:
+                message = await asyncio.wait_for(request.receive(), min(BODY_IDLE_TIMEOUT, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise BodyTimeout() from None
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > codec.MAX_BODY:
                 raise errors.too_large()
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _openapi_v2(self, request: Request) -> Response:
+        """The Swagger 2.0 document, as JSON: the protobuf form (what kubectl's older code asks for
+        first) is not served, so a client that accepts only that gets a 406 and one that also
+        accepts JSON gets JSON (kube-openapi's handler negotiates the same way). ETag and
+        If-None-Match as upstream, so a client's cached copy costs a 304."""
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        accept = request.headers.get("accept") or "*/*"
+        types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+        if not types & {"", "*/*", "application/*", "application/json"}:
+            raise errors.StatusError(406, "NotAcceptable", f"only the following media types are accepted: application/json (got {accept!r})")
+        body, etag = self.openapi.v2()
+        headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "no-cache, private"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body if request.method == "GET" else b"", media_type="application/json", headers=headers)
 
     def _issuer_discovery(self, path: str) -> Response:
         from ..auth import oidc
@@ -211,7 +260,7 @@ class APIServer:
 
     async def dispatch(self, request: Request) -> Response:
         request.state.user = await self.security.check(request, request.method, self.is_namespaced)
-        path = request.url.path.rstrip("/") or "/"
+        path = request.scope["path"].rstrip("/") or "/"  # not url.path: urlsplit drops \t, \r and \n
         method = request.method
         accept = request.headers.get("accept")
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
@@ -222,6 +271,8 @@ class APIServer:
             return self._issuer_discovery(path)
         if path == "/metrics":
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        if path == "/openapi/v2":
+            return self._openapi_v2(request)
         if path.startswith("/openapi/v3"):
             if method != "GET":
                 raise errors.method_not_allowed()
@@ -289,9 +340,9 @@ class APIServer:
         raise errors.method_not_allowed()
 
 
-def build_app(server: APIServer) -> Starlette:
+def build_app(server: APIServer) -> Router:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # noqa: ANN202
+    async def lifespan(app: Router):  # noqa: ANN202
         import asyncio
         for attempt in range(600):
             try:
@@ -311,8 +362,15 @@ def build_app(server: APIServer) -> Starlette:
         await server.registry.close()
         await server.client.close()
 
-    async def endpoint(request: Request) -> Response:
-        return await server(request)
+    async def http_or_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+        """Every request, whatever its path or method: Starlette's routes would answer a path
+        their pattern does not match (a %0A in a name) or a method they do not list (TRACE) with
+        plain text; here each reaches dispatch and fails, if it fails, with a Status."""
+        if scope["type"] == "websocket":
+            await ws_endpoint(WebSocket(scope, receive, send))
+            return
+        response = await server(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def ws_endpoint(ws: WebSocket) -> None:  # pods/exec over WebSocket (kubectl exec)
         from .exec import websocket_endpoint
@@ -323,6 +381,4 @@ def build_app(server: APIServer) -> Starlette:
             return
         await websocket_endpoint(server, ws)
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods),
-                             WebSocketRoute("/{path:path}", ws_endpoint)], lifespan=lifespan)
+    return Router(routes=[], default=http_or_websocket, lifespan=lifespan)

@@ -44,7 +44,7 @@ class Security:
         try:
             return await self.authn.authenticate(conn.headers.get("authorization"), peer_certificate(conn.scope))
         except StatusError:
-            if is_public(conn.url.path):  # health and version answer whatever the credentials
+            if is_public(conn.scope["path"]):  # health and version answer whatever the credentials
                 return anonymous()
             raise
 
@@ -71,11 +71,12 @@ class Security:
         user = await self.authenticate(conn)
         if any(k.startswith("impersonate-") for k in conn.headers):
             user = impersonate(user, conn.headers, self.authz.authorize)
-        attrs = self.attributes(user, method, conn.url.path, conn.query_params, is_namespaced)
+        # the decoded path as the server received it (url.path would lose \t, \r and \n, as urlsplit drops them)
+        attrs = self.attributes(user, method, conn.scope["path"], conn.query_params, is_namespaced)
         if verb is not None:
             attrs = Attributes(**{**attrs.__dict__, "verb": verb})
         context.current.set(attrs)
-        if is_public(conn.url.path) or self.authz.always_allow:
+        if is_public(conn.scope["path"]) or self.authz.always_allow:
             return user
         allowed, reason = self.authz.authorize(attrs)
         if not allowed:
