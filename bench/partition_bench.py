@@ -59,8 +59,8 @@ def main() -> int:
                 t0 = time.monotonic()
                 r = jepsen.run(store, Path(scratch) / f"{label}-{run}", schedule, seed=100 + run, store_tree=tree)
                 catch = [c.caught_up_after for c in r.cycles if c.caught_up_after is not None]
-                row = {"store": label, "run": run + 1, "seconds": round(time.monotonic() - t0, 1),
-                       **{k: v for k, v in r.summary().items() if k not in ("cycles", "problems")},
+                row = {**{k: v for k, v in r.summary().items() if k not in ("cycles", "problems")},
+                       "store": label, "run": run + 1, "seconds": round(time.monotonic() - t0, 1),
                        "caught_up_median": statistics.median(catch) if catch else None,
                        "caught_up_max": max(catch) if catch else None,
                        "not_caught_up": sum(1 for c in r.cycles if c.caught_up_after is None),
