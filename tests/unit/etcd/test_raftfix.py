@@ -203,3 +203,25 @@ def test_a_late_success_reply_does_not_move_next_index_back(cls, resent):
         assert following[0]["prevLogIdx"] == (2 if resent else 3)
     finally:
         m.destroy()
+
+
+def test_a_large_entry_sent_in_chunks_is_appended_once_and_keeps_what_follows():
+    """pysyncobj sends an entry of appendEntriesBatchSizeBytes or more in chunks ('start',
+    'process', 'finish'); the rebuilt entry goes through the same rules."""
+    import pysyncobj.pickle as pysyncobj_pickle
+
+    m = member(RaftLogFix)
+    try:
+        t, p = transport(m), peer(m)
+        big = (b"\x01" + b"x" * 100, 2, 1)
+        t.deliver(p, append(1, (1, 0), [], commit=1) | {"entries": [big, (NO_OP, 3, 1)]})
+        data = pysyncobj_pickle.dumps(big)
+        chunks = [data[:40], data[40:80], data[80:]]
+        for kind, chunk in zip(("start", "process", "finish"), chunks):
+            t.deliver(p, {"type": "append_entries", "transmission": kind, "data": chunk, "term": 1,
+                          "commit_index": 1, "prevLogIdx": 1, "prevLogTerm": 0})
+        assert log_of(m) == [(1, 0), (2, 1), (3, 1)]
+        assert m._SyncObj__raftLog[1][0] == big[0]
+        assert replies(m)[-1] == {"type": "next_node_idx", "next_node_idx": 3, "reset": False, "success": True}
+    finally:
+        m.destroy()
