@@ -70,6 +70,7 @@ class Report:
     not_status: list[Finding] = field(default_factory=list)
     stalls: list[float] = field(default_factory=list)  # seconds without a /healthz answer
     health_probes: int = 0
+    health_max_s: float = 0.0  # the slowest /healthz answer seen
     rss_before_kib: int = 0
     rss_after_kib: int = 0
     seconds: float = 0.0
@@ -99,9 +100,11 @@ class HealthWatcher:
                     ok = http.get("/healthz").status_code == 200
                 except httpx.HTTPError:
                     ok = False
+                took = time.monotonic() - start
                 self.report.health_probes += 1
+                self.report.health_max_s = max(self.report.health_max_s, took)
                 if not ok:
-                    self.report.stalls.append(time.monotonic() - start)
+                    self.report.stalls.append(took)
 
 
 def load_schema(base_url: str) -> Any:
