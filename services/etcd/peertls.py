@@ -61,6 +61,13 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
+# pysyncobj abandons a dial whose handshake has not finished after 0.4 s and dials again
+# (looppoller.RedialingTransport); the relay's own dial for it gives up soon after, so attempts into
+# a partition do not pile up. A TLS handshake between members takes milliseconds.
+_DIAL_TIMEOUT = 1.0
+_HANDSHAKE_TIMEOUT = 5.0
+
+
 class PeerRelay:
     """The TLS relay of one member. Its sockets are bound when it is made (so pysyncobj, created
     right after, knows where to bind and dial); the servers start on the event loop."""
@@ -82,7 +89,10 @@ class PeerRelay:
 
     async def start(self) -> None:
         host, port = self.listen
+        # A dialer that never finishes its handshake is dropped after a few seconds (asyncio's
+        # default waits 60 s), so stray connections cannot pile up on the peer port.
         self._servers.append(await asyncio.start_server(self._inbound, host, port, ssl=self.server_ctx,
+                                                        ssl_handshake_timeout=_HANDSHAKE_TIMEOUT,
                                                         reuse_address=True))
         for peer, sock in self._outbound.items():
             self._servers.append(await asyncio.start_server(lambda r, w, p=peer: self._outgoing(p, r, w), sock=sock))
@@ -108,7 +118,7 @@ class PeerRelay:
         host, port = peer.rsplit(":", 1)
         try:
             r2, w2 = await asyncio.wait_for(
-                asyncio.open_connection(host, int(port), ssl=self.client_ctx, server_hostname=host), 5.0)
+                asyncio.open_connection(host, int(port), ssl=self.client_ctx, server_hostname=host), _DIAL_TIMEOUT)
         except (OSError, ssl.SSLError, asyncio.TimeoutError) as e:
             log.debug("peer unreachable over TLS", extra={"peer": peer, "error": repr(e)})
             writer.close()  # pysyncobj sees the connection drop and retries, as with a refused one
