@@ -48,6 +48,10 @@ def _store_error(e: StoreError) -> errors.StatusError:
         return errors.gone("The resourceVersion for the provided list is too old.")
     if e.http_status in (500, 503):
         return errors.unavailable(f"the store is unavailable: {e}")
+    if "request is too large" in str(e) or "received message larger than max" in str(e):
+        # an object over the store's --max-request-bytes (etcd's 1.5 MiB; its gRPC limit 2 MiB):
+        # the client's mistake, not the server's (upstream still answers 500, kubernetes#112152)
+        return errors.too_large(f"Request entity too large: {e}")
     return errors.internal(str(e))
 
 

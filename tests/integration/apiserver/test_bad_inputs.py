@@ -102,6 +102,9 @@ CASES = [
     Bad("declared body over 3 MiB", method="POST", path=CMS, headers={"content-type": "application/json"},
         body=b'{"metadata":{"name":"big"},"data":{"a":"' + b"x" * (3 << 20) + b'"}}', code=413,
         message="Request entity too large: limit is 3145728"),
+    Bad("object over the store's request limit", method="POST", path=PODS, headers={"content-type": "application/json"},
+        body=json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "huge-args"},
+                         "spec": {"containers": [{"name": "c", "image": "nginx", "args": ["x" * 2_000_000]}]}}).encode(), code=413),
     Bad("unsupported content type", method="POST", path=CMS, headers={"content-type": "text/csv"}, body=b"a,b", code=415),
     # --- bodies ---
     Bad("YAML alias bomb", method="POST", path=CMS, headers={"content-type": "application/yaml"}, body=BOMB),
