@@ -14,7 +14,12 @@ import pytest
 from tests.support.apifuzz import GROUP_VERSIONS, fuzz
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
-pytest.importorskip("schemathesis", reason="the test extra installs schemathesis")
+try:
+    import schemathesis  # noqa: F401
+except ImportError:  # the `test` extra installs it: missing under CI is a failure
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("schemathesis is not installed (pip install -e .[test])", allow_module_level=True)
 
 
 def test_openapi_v2_is_a_swagger_document_of_the_served_api(cluster):
