@@ -23,7 +23,7 @@ from ..registry.objects import meta
 from ..registry.store import Store
 from ..table.convert import table
 from . import codec
-from .listoptions import list_options, parse_resource_version, query_int64, too_large_resource_version
+from .listoptions import list_options, parse_resource_version, query_int64, too_large_resource_version, validate_delete_options
 from .routes import ResourcePath
 from .subresources import SubresourceHandlers
 from .watch import watch_response
@@ -207,6 +207,7 @@ class Handlers(SubresourceHandlers):
             opts["gracePeriodSeconds"] = grace
         if q.get("propagationPolicy"):
             opts["propagationPolicy"] = q["propagationPolicy"]
+        validate_delete_options(opts)
         dry = codec.dry_run(req) or bool(opts.get("dryRun"))
         if rp.subresource:
             raise errors.method_not_allowed()

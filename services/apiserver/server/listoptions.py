@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from ..api import errors
 from ..registry.selectors import FieldSelector, LabelSelector, go_int64, go_quote, parse_field_selector, parse_label_selector
-from ..validation.field import FieldError, forbidden, invalid_error, not_supported
+from ..validation.field import FieldError, forbidden, invalid, invalid_error, not_supported
 
 MAX_INT64 = (1 << 63) - 1
 
@@ -52,6 +53,19 @@ def parse_resource_version(rv: str) -> int:
     why = "value out of range" if rv.isascii() and rv.isdigit() else "invalid syntax"
     raise errors.bad_request(f"invalid resource version: resourceVersion: Invalid value: {go_quote(rv)}: "
                              f"strconv.ParseUint: parsing {go_quote(rv)}: {why}")
+
+
+def validate_delete_options(opts: dict[str, Any]) -> None:
+    """ValidateDeleteOptions (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation): a 422
+    on DeleteOptions for an unknown propagationPolicy, or one set beside orphanDependents."""
+    errs: list[FieldError] = []
+    policy = opts.get("propagationPolicy")
+    if policy is not None and opts.get("orphanDependents") is not None:
+        errs.append(invalid("propagationPolicy", policy, "orphanDependents and deletionPropagation cannot be both set"))
+    if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
+        errs.append(not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"]))
+    if errs:
+        raise invalid_error("DeleteOptions", "", errs, group="meta.k8s.io")
 
 
 def too_large_resource_version(wanted: int, current: int) -> errors.StatusError:

@@ -79,6 +79,9 @@ CASES = [
     Bad("sendInitialEvents on a list", params={"sendInitialEvents": "true"}, code=422),
     Bad("gracePeriodSeconds not a number", method="DELETE", path=f"{PODS}/anything", params={"gracePeriodSeconds": "x"},
         message='strconv.ParseInt: parsing "x": invalid syntax'),
+    Bad("propagationPolicy unknown", method="DELETE", path=f"{CMS}/target", params={"propagationPolicy": "Bogus"}, code=422,
+        message='DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Bogus": supported values: '
+                '"Foreground", "Background", "Orphan", "nil"'),
     Bad("dryRun unknown", method="POST", path=CMS, params={"dryRun": "Some"}, body=b'{"metadata":{"name":"d"}}',
         headers={"content-type": "application/json"}),
     # --- eviction (item 8) ---

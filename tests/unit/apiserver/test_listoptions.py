@@ -4,7 +4,8 @@ import pytest
 
 from kubeling.services.apiserver.api.errors import StatusError
 from kubeling.services.apiserver.registry.selectors import parse_label_selector
-from kubeling.services.apiserver.server.listoptions import list_options, parse_resource_version, query_bool
+from kubeling.services.apiserver.server.listoptions import (list_options, parse_resource_version, query_bool,
+                                                            validate_delete_options)
 
 FIELDS = {"metadata.name", "metadata.namespace", "status.phase"}
 NAME_PART = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
@@ -99,3 +100,18 @@ def test_bools_follow_upstream(value, expected):
 ])
 def test_label_selector_grammar(text, labels, expected):
     assert parse_label_selector(text).matches(labels) is expected
+
+
+@pytest.mark.parametrize("opts,message", [
+    ({"propagationPolicy": "Bogus"},
+     'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Bogus": supported values: '
+     '"Foreground", "Background", "Orphan", "nil"'),
+    ({"propagationPolicy": "Orphan", "orphanDependents": True},
+     'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid value: "Orphan": orphanDependents and '
+     'deletionPropagation cannot be both set'),
+])
+def test_delete_options_are_validated(opts, message):
+    with pytest.raises(StatusError) as e:
+        validate_delete_options(opts)
+    assert (e.value.code, e.value.message) == (422, message)
+    validate_delete_options({"propagationPolicy": "Foreground", "gracePeriodSeconds": 0})
