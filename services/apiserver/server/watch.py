@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from prometheus_client import Gauge
 from starlette.requests import Request
@@ -27,8 +26,9 @@ MAX_TIMEOUT = 100 * 365 * 86400
 
 
 def watch_response(req: Request, store: Store, rp: ResourcePath, opts: ListOptions) -> Response:
-    """`opts` is already decoded and validated (listoptions.py): timeoutSeconds an int64 (zero or
-    less ends the stream at once, as upstream's timer does), resourceVersion a revision."""
+    """`opts` is already decoded and validated (listoptions.py): timeoutSeconds an int64 (a
+    negative one ends the stream at once, as upstream's timer does; 0 or none, no limit here where
+    upstream picks 30-60 min), resourceVersion a revision."""
     q = req.query_params
     labels, fields = opts.labels, opts.fields
     as_table = codec.wants_table(req.headers.get("accept"))
