@@ -69,16 +69,6 @@ def kubeadm_form(args: list[str]) -> list[str]:
     return out
 
 
-def _flag(args: list[str], name: str) -> str:
-    """The value of `--name value` or `--name=value` in a command line ('' when absent)."""
-    for i, a in enumerate(args):
-        if a == name and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return ""
-
-
 def _probe(scheme: str, host: str, port: int, path: str, period: int, failures: int) -> dict[str, Any]:
     return {"httpGet": {"host": host, "path": path, "port": port, "scheme": scheme},
             "periodSeconds": period, "failureThreshold": failures, "timeoutSeconds": 15}
@@ -109,12 +99,12 @@ def static_pod(comp: Component, cdir: ClusterDir) -> dict[str, Any]:
     annotations: dict[str, str] = {}
     volumes: list[dict[str, Any]] = []
     if comp.kind == "etcd":
-        url = _flag(comp.args, "--advertise-client-urls") or _flag(comp.args, "--listen-client-urls")
+        url = comp.flag("--advertise-client-urls") or comp.flag("--listen-client-urls")
         container["env"] += [{"name": "ETCDCTL_API", "value": "3"}, {"name": "ETCDCTL_ENDPOINTS", "value": url}]
-        if _flag(comp.args, "--cert-file"):  # the member's own certificate, as kubeadm's etcd pod mounts it
-            container["env"] += [{"name": "ETCDCTL_CACERT", "value": _flag(comp.args, "--trusted-ca-file")},
-                                 {"name": "ETCDCTL_CERT", "value": _flag(comp.args, "--cert-file")},
-                                 {"name": "ETCDCTL_KEY", "value": _flag(comp.args, "--key-file")}]
+        if comp.flag("--cert-file"):  # the member's own certificate, as kubeadm's etcd pod mounts it
+            container["env"] += [{"name": "ETCDCTL_CACERT", "value": comp.flag("--trusted-ca-file")},
+                                 {"name": "ETCDCTL_CERT", "value": comp.flag("--cert-file")},
+                                 {"name": "ETCDCTL_KEY", "value": comp.flag("--key-file")}]
         annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"] = url
         data = str(cdir.data_dir(comp.name))
         container["volumeMounts"] = [{"name": "etcd-data", "mountPath": data}]
@@ -122,7 +112,7 @@ def static_pod(comp: Component, cdir: ClusterDir) -> dict[str, Any]:
     elif comp.kind == "apiserver":
         annotations["kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint"] = f"{host}:{port}"
     elif comp.kind in ("scheduler", "controller-manager"):
-        kubeconfig = _flag(comp.args, "--kubeconfig")
+        kubeconfig = comp.flag("--kubeconfig")
         container["volumeMounts"] = [{"name": "kubeconfig", "mountPath": kubeconfig, "readOnly": True}]
         volumes.append({"name": "kubeconfig", "hostPath": {"path": kubeconfig, "type": "FileOrCreate"}})
     metadata: dict[str, Any] = {"name": comp.name, "namespace": "kube-system",

@@ -85,16 +85,6 @@ def block_of(plan: Plan) -> int:
     return int(plan.settings.get("address_block", 0))
 
 
-def _flag(args: list[str], name: str) -> str:
-    """The value of `--name value` or `--name=value` in a command line ('' when absent)."""
-    for i, a in enumerate(args):
-        if a == name and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return ""
-
-
 def _hostport(url: str) -> tuple[str, int]:
     u = urlsplit(url)
     return u.hostname or LOOPBACK, int(u.port or 0)
@@ -103,19 +93,18 @@ def _hostport(url: str) -> tuple[str, int]:
 def listen_addresses(comp: Component) -> list[tuple[str, int]]:
     """The (host, port) pairs a component of a plan listens on, read from its command line (so
     plans saved by older versions are read the same way)."""
-    a = comp.args
     if comp.kind == "etcd":
         urls = [u for flag in ("--listen-client-urls", "--listen-peer-urls", "--listen-metrics-urls")
-                for u in _flag(a, flag).split(",") if u]
+                for u in comp.flag(flag).split(",") if u]
         return [_hostport(u) for u in urls]
     if comp.kind in ("apiserver", "scheduler", "controller-manager"):
-        port = _flag(a, "--secure-port")
-        return [(_flag(a, "--bind-address") or LOOPBACK, int(port))] if port else []
+        port = comp.flag("--secure-port")
+        return [(comp.flag("--bind-address") or LOOPBACK, int(port))] if port else []
     if comp.kind == "node":
-        ip = _flag(a, "--node-ip")
-        out = [(ip, int(_flag(a, "--kubelet-port") or _flag(a, "--port") or KUBELET_PORT))]
-        if _flag(a, "--healthz-port"):
-            out.append((_flag(a, "--healthz-bind-address") or ip, int(_flag(a, "--healthz-port"))))
+        ip = comp.flag("--node-ip")
+        out = [(ip, int(comp.flag("--kubelet-port") or comp.flag("--port") or KUBELET_PORT))]
+        if comp.flag("--healthz-port"):
+            out.append((comp.flag("--healthz-bind-address") or ip, int(comp.flag("--healthz-port"))))
         return out
     return []
 

@@ -30,6 +30,15 @@ class Component:
     args: list[str]  # arguments after `kubeling`
     health_url: str = ""  # where "healthy" is checked (empty: process alive is enough)
 
+    def flag(self, name: str) -> str:
+        """The value of `--name value` or `--name=value` in its command line ('' when absent)."""
+        for i, a in enumerate(self.args):
+            if a == name and i + 1 < len(self.args):
+                return self.args[i + 1]
+            if a.startswith(name + "="):
+                return a.split("=", 1)[1]
+        return ""
+
 
 @dataclass
 class Plan:
