@@ -35,9 +35,9 @@ def kubelet_client_context(cert_file: str | None, key_file: str | None, ca_file:
 
 
 def _same_object(body: dict[str, Any], rp: ResourcePath, kind: str) -> None:
-    """An Eviction names the pod it evicts; it must be the pod of the URL
-    (pkg/registry/core/pod/storage/eviction.go), and its namespace, when set, the URL's
-    (rest.EnsureObjectNamespaceMatchesRequestNamespace)."""
+    """A Binding or an Eviction names the pod it binds or evicts; it must be the pod of the URL
+    (pkg/registry/core/pod/storage/storage.go BindingREST.Create, eviction.go), and its namespace,
+    when set, the URL's (rest.EnsureObjectNamespaceMatchesRequestNamespace)."""
     md = body.get("metadata") or {}
     if md.get("name", "") != rp.name:
         raise errors.bad_request(f"name in URL does not match name in {kind} object")
@@ -63,6 +63,7 @@ class SubresourceHandlers:
         s = store.strategy
         if s.resource == "pods" and rp.subresource == "binding":
             body = codec.decode_subresource(body, core_models.Binding, "Binding")
+            _same_object(body, rp, "Binding")
             target = (body or {}).get("target") or {}
             node = target.get("name")
             if not node:

@@ -172,7 +172,7 @@ def test_graceful_pod_deletion_and_finalizers(cluster):
     r = h.post(f"{PODS}/graceful/binding", json={"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "graceful"},
                                                   "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}})
     assert r.status_code == 201
-    assert h.post(f"{PODS}/graceful/binding", json={"target": {"name": "node-2"}}).status_code == 409
+    assert h.post(f"{PODS}/graceful/binding", json={"metadata": {"name": "graceful"}, "target": {"name": "node-2"}}).status_code == 409
     r = h.request("DELETE", f"{PODS}/graceful", json={"propagationPolicy": "Background"})
     assert r.status_code == 200 and r.json()["metadata"]["deletionTimestamp"]
     assert r.json()["metadata"]["deletionGracePeriodSeconds"] == 30

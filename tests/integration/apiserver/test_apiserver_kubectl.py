@@ -471,7 +471,7 @@ def test_rollout_status_follows_status_updates(cluster):
 
 def test_delete_waits_for_graceful_pod_termination(cluster):
     cluster.kubectl("run", "slowstop", "--image=nginx", check=True)
-    b = cluster.http.post("/api/v1/namespaces/default/pods/slowstop/binding", json={"target": {"kind": "Node", "name": "node-x"}})
+    b = cluster.http.post("/api/v1/namespaces/default/pods/slowstop/binding", json={"metadata": {"name": "slowstop"}, "target": {"kind": "Node", "name": "node-x"}})
     assert b.status_code == 201
     proc = cluster.kubectl_popen("delete", "pod", "slowstop")
     wait_until(lambda: cluster.http.get("/api/v1/namespaces/default/pods/slowstop").json()["metadata"].get("deletionTimestamp"),

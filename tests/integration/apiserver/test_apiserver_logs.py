@@ -54,7 +54,7 @@ def test_logs_are_proxied_to_the_node_agent(cluster, node_agent):
     assert h.post("/api/v1/namespaces/default/pods", json=pod).status_code == 201
     res = cluster.kubectl("logs", "chatty", "-c", "web")
     assert res.returncode == 1 and 'is waiting to start: ContainerCreating' in res.stderr
-    h.post("/api/v1/namespaces/default/pods/chatty/binding", json={"target": {"kind": "Node", "name": "logs-node"}})
+    h.post("/api/v1/namespaces/default/pods/chatty/binding", json={"metadata": {"name": "chatty"}, "target": {"kind": "Node", "name": "logs-node"}})
     out = cluster.kubectl("logs", "chatty", "-c", "web", check=True).stdout
     assert out.splitlines() == [f"chatty/web: {line}" for line in LINES]
     assert cluster.kubectl("logs", "chatty", "-c", "side", "--tail=1", check=True).stdout == "chatty/side: ready\n"

@@ -91,6 +91,9 @@ CASES = [
     Bad("eviction naming another namespace", method="POST", path=f"{PODS}/victim/eviction", headers={"content-type": "application/json"},
         body=b'{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"victim","namespace":"kube-system"}}',
         message="the namespace of the provided object does not match the namespace sent on the request"),
+    Bad("binding naming another pod", method="POST", path=f"{PODS}/victim/binding", headers={"content-type": "application/json"},
+        body=b'{"apiVersion":"v1","kind":"Binding","metadata":{"name":"bystander"},"target":{"name":"node-1"}}',
+        message="name in URL does not match name in Binding object"),
     # --- HTTP layers (item 7) ---
     Bad("TRACE", method="TRACE", code=405, message="the server does not allow this method on the requested resource"),
     Bad("%0A in a name", path=f"{PODS}/a%0Ab", code=404, message='pods "a\nb" not found'),
@@ -192,9 +195,12 @@ def test_bad_input_gets_a_status(objects, case):
 
 
 def test_nothing_was_evicted_or_written(objects):
-    """The refused evictions left both pods; the refused creates wrote nothing."""
+    """The refused evictions left both pods, the refused binding bound neither; the refused creates
+    wrote nothing."""
     h = objects.http
     assert h.get(f"{PODS}/victim").status_code == 200 and h.get(f"{PODS}/bystander").status_code == 200
+    assert not h.get(f"{PODS}/victim").json()["spec"].get("nodeName")
+    assert not h.get(f"{PODS}/bystander").json()["spec"].get("nodeName")
     names = {o["metadata"]["name"] for o in h.get(CMS).json()["items"]}
     assert names.isdisjoint({"deep", "big", "bomb", "d"})
 

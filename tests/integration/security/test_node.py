@@ -48,7 +48,7 @@ def test_node_changes_only_its_own_pods(secure: SecureCluster) -> None:
     mirror["spec"]["nodeName"] = "node-a"
     assert node_a.post("/api/v1/namespaces/nodes-test/pods", json=mirror).status_code == 201
     # binding pods is the scheduler's job, not a node's
-    r = node_a.post("/api/v1/namespaces/nodes-test/pods/on-b/binding", json={"target": {"name": "node-a"}})
+    r = node_a.post("/api/v1/namespaces/nodes-test/pods/on-b/binding", json={"metadata": {"name": "on-b"}, "target": {"name": "node-a"}})
     assert r.status_code == 403
     # both pods are untouched by the refused requests
     assert admin.get("/api/v1/namespaces/nodes-test/pods/on-b").json()["spec"]["nodeName"] == "node-b"

@@ -73,7 +73,7 @@ def test_subresources_are_separate_permissions(secure: SecureCluster) -> None:
     assert r.status_code == 403
     assert r.json()["message"] == ('deployments.apps "app" is forbidden: User "alice" cannot patch resource "deployments/scale" '
                                    'in API group "apps" in the namespace "sub"')
-    r = alice.post("/api/v1/namespaces/sub/pods/lone/binding", json={"target": {"name": "somewhere"}})
+    r = alice.post("/api/v1/namespaces/sub/pods/lone/binding", json={"metadata": {"name": "lone"}, "target": {"name": "somewhere"}})
     assert r.status_code == 403 and 'cannot create resource "pods/binding"' in r.json()["message"]
     # a rule for the subresource grants it
     _admin(secure, "create", "role", "scaler", "-n", "sub", "--verb=patch,get", "--resource=deployments.apps/scale")
