@@ -22,6 +22,7 @@ from ..patch import apply_patch
 from ..registry.objects import meta
 from ..registry.store import Store
 from ..table.convert import table
+from ..validation.field import FieldError, forbidden, invalid, invalid_error, required
 from . import codec
 from .listoptions import list_options, parse_resource_version, query_int64, too_large_resource_version, validate_delete_options
 from .routes import ResourcePath
@@ -36,6 +37,30 @@ def _field_validation(req: Request) -> str:
     if v not in ("Strict", "Warn", "Ignore"):
         raise errors.bad_request(f'fieldValidation must be one of "Ignore", "Warn", "Strict": got {v!r}')
     return v
+
+
+# k8s.io/apimachinery/pkg/apis/meta/v1/validation: FieldManagerMaxLength.
+_FIELD_MANAGER_MAX = 128
+
+
+def _check_options(req: Request, options_kind: str, patch_type: str | None = None) -> None:
+    """ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions (the same package): the
+    fieldManager is at most 128 bytes of printable characters, an apply patch must name one (kubectl
+    defaults it; controllers must set it), and `force` belongs to apply patches only."""
+    manager = req.query_params.get("fieldManager", "")
+    errs: list[FieldError] = []
+    if options_kind == "PatchOptions":
+        if patch_type == "apply":
+            if not manager:
+                errs.append(required("fieldManager", "is required for apply patch"))
+        elif "force" in req.query_params:
+            errs.append(forbidden("force", "may not be specified for non-apply patch"))
+    if len(manager.encode()) > _FIELD_MANAGER_MAX:
+        errs.append(FieldError("TooLong", "fieldManager", f"may not be more than {_FIELD_MANAGER_MAX} bytes"))
+    errs += [invalid("fieldManager", manager, f"invalid character U+{ord(c):04X} (at position {i})")
+             for i, c in enumerate(manager) if not c.isprintable()]
+    if errs:
+        raise invalid_error(options_kind, "", errs, group="meta.k8s.io")
 
 
 def decode_object(store: Store, body: Any, mode: str, warnings: list[str], check_kind: bool = True) -> dict[str, Any]:
@@ -121,6 +146,7 @@ class Handlers(SubresourceHandlers):
         warnings: list[str] = []
         if rp.name is not None:
             return await self._post_subresource(req, store, rp, body)
+        _check_options(req, "CreateOptions")
         obj = decode_object(store, body, _field_validation(req), warnings)
         if store.strategy.virtual:
             obj.setdefault("apiVersion", store.strategy.api_version)
@@ -151,6 +177,7 @@ class Handlers(SubresourceHandlers):
             return codec.respond(out)
         if rp.subresource not in ("", "status"):
             raise errors.method_not_allowed()
+        _check_options(req, "UpdateOptions")
         obj = decode_object(store, body, _field_validation(req), warnings)
         out, _ = await store.update(rp.namespace, rp.name, lambda cur: obj, subresource=rp.subresource, dry_run=dry)
         return codec.respond(out, 200, req.headers.get("accept"), _headers(warnings))
@@ -160,6 +187,7 @@ class Handlers(SubresourceHandlers):
         if rp.name is None:
             raise errors.method_not_allowed()
         ptype = codec.PATCH_TYPES.get(codec.media_type(req.headers.get("content-type")))
+        _check_options(req, "PatchOptions", ptype)
         body = await codec.decode_body_async(raw, req.headers.get("content-type"), for_patch=True)
         dry = codec.dry_run(req)
         mode = _field_validation(req)

@@ -94,6 +94,21 @@ CASES = [
     Bad("binding naming another pod", method="POST", path=f"{PODS}/victim/binding", headers={"content-type": "application/json"},
         body=b'{"apiVersion":"v1","kind":"Binding","metadata":{"name":"bystander"},"target":{"name":"node-1"}}',
         message="name in URL does not match name in Binding object"),
+    # --- request options (metav1 validation: ValidatePatchOptions, ValidateCreateOptions) ---
+    Bad("apply patch without fieldManager", method="PATCH", path=f"{CMS}/target",
+        headers={"content-type": "application/apply-patch+yaml"}, body=b"apiVersion: v1\nkind: ConfigMap\n", code=422,
+        message='PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'),
+    Bad("force on a merge patch", method="PATCH", path=f"{CMS}/target", params={"force": "true"},
+        headers={"content-type": "application/merge-patch+json"}, body=b'{"data":{"a":"forced"}}', code=422,
+        message='PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'),
+    Bad("fieldManager over 128 bytes", method="POST", path=CMS, params={"fieldManager": "m" * 129},
+        headers={"content-type": "application/json"},
+        body=b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"long-manager"}}', code=422,
+        message='CreateOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes'),
+    Bad("fieldManager with a control character", method="PUT", path=f"{CMS}/target", params={"fieldManager": "a\tb"},
+        headers={"content-type": "application/json"},
+        body=b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"target"},"data":{"a":"put"}}', code=422,
+        message='UpdateOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: "a\\tb": invalid character U+0009 (at position 1)'),
     # --- HTTP layers (item 7) ---
     Bad("TRACE", method="TRACE", code=405, message="the server does not allow this method on the requested resource"),
     Bad("%0A in a name", path=f"{PODS}/a%0Ab", code=404, message='pods "a\nb" not found'),
@@ -202,7 +217,8 @@ def test_nothing_was_evicted_or_written(objects):
     assert not h.get(f"{PODS}/victim").json()["spec"].get("nodeName")
     assert not h.get(f"{PODS}/bystander").json()["spec"].get("nodeName")
     names = {o["metadata"]["name"] for o in h.get(CMS).json()["items"]}
-    assert names.isdisjoint({"deep", "big", "bomb", "d"})
+    assert names.isdisjoint({"deep", "big", "bomb", "d", "long-manager"})
+    assert h.get(f"{CMS}/target").json()["data"] == {"a": "x"}  # the refused patches and update changed nothing
 
 
 def test_a_read_beyond_the_stores_revision_is_upstreams_504(objects):
