@@ -157,8 +157,9 @@ class Store:
                 start, revision = tok["start"], int(tok["rv"])
                 if not start.startswith(prefix):
                     raise ValueError
-            except Exception:
-                raise errors.bad_request("continue key is not valid: invalid continue token") from None
+            except (ValueError, TypeError, KeyError, AttributeError):  # bad base64, JSON, fields or prefix
+                # upstream: "invalid continue token: " + storage.ErrGenericInvalidKey (etcd3/store.go GetList)
+                raise errors.bad_request("invalid continue token: continue key is not valid") from None
         end = prefix_end(prefix)
         name = fields.exact("metadata.name")
         items: list[dict[str, Any]] = []

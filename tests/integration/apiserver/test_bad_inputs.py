@@ -94,6 +94,10 @@ CASES = [
     Bad("binding naming another pod", method="POST", path=f"{PODS}/victim/binding", headers={"content-type": "application/json"},
         body=b'{"apiVersion":"v1","kind":"Binding","metadata":{"name":"bystander"},"target":{"name":"node-1"}}',
         message="name in URL does not match name in Binding object"),
+    Bad("continue token not base64", params={"limit": "1", "continue": "%%%"},
+        message="invalid continue token: continue key is not valid"),
+    Bad("continue token with a number for its key", params={"limit": "1", "continue": "eyJzdGFydCI6IDUsICJydiI6IDF9"},
+        message="invalid continue token: continue key is not valid"),
     # --- request options (metav1 validation: ValidatePatchOptions, ValidateCreateOptions) ---
     Bad("apply patch without fieldManager", method="PATCH", path=f"{CMS}/target",
         headers={"content-type": "application/apply-patch+yaml"}, body=b"apiVersion: v1\nkind: ConfigMap\n", code=422,
