@@ -270,7 +270,11 @@ async def _send_error(send, err: EtcdError) -> None:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A body over the limit; `size` is what had arrived when it was refused."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 async def _read_body(receive, limit: int) -> bytes:
@@ -283,7 +287,7 @@ async def _read_body(receive, limit: int) -> bytes:
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge()
+            raise BodyTooLarge(size)
         chunks.append(chunk)
         if not msg.get("more_body"):
             return b"".join(chunks)
@@ -339,8 +343,12 @@ def make_app(s: EtcdServer):
 async def serve_unary(s: EtcdServer, sub: str, receive, send) -> None:
     try:
         body = await _read_body(receive, s.body_limit)
-    except BodyTooLarge:
-        await _send_error(send, errors.REQUEST_TOO_LARGE)
+    except BodyTooLarge as e:
+        # etcd's gRPC server refuses a message over --max-request-bytes plus its 512 KiB overhead
+        # (grpc.MaxRecvMsgSize in embed/serve.go) before etcd sees it: ResourceExhausted, 429.
+        await _send_error(send, EtcdError(
+            f"grpc: received message larger than max ({e.size * 3 // 4} vs. {s.max_grpc_message_bytes})",
+            errors.RESOURCE_EXHAUSTED))
         return
     except ConnectionResetError:
         return

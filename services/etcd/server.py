@@ -106,8 +106,12 @@ class EtcdServer:
         self.client_urls = opts.client_urls
         self.max_request_bytes = opts.max_request_bytes
         self.max_txn_ops = opts.max_txn_ops
-        # The gateway refuses to buffer more than this (base64 inflates by 4/3; leave room for JSON).
-        self.body_limit = opts.max_request_bytes * 4 // 3 + 512 * 1024
+        # etcd's gRPC server takes messages up to --max-request-bytes plus 512 KiB (grpcOverheadBytes
+        # in server/embed/serve.go); etcd itself then refuses writes over --max-request-bytes
+        # ("request is too large"). The gateway buffers at most the JSON of such a message (base64
+        # inflates by 4/3) plus room for the JSON around it.
+        self.max_grpc_message_bytes = opts.max_request_bytes + 512 * 1024
+        self.body_limit = self.max_grpc_message_bytes * 4 // 3 + 4096
         # etcd: minimum lease TTL is ceil(1.5 x election timeout)
         self.min_lease_ttl = max(1, math.ceil(1.5 * raft.election_ms / 1000.0))
         self.metrics = Metrics()
