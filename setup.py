@@ -1,6 +1,6 @@
 """Package mapping (the rest of the metadata is in pyproject.toml).
 
-The repository keeps DESIGN.md's layout, with `services/` and `shared/` at the top level, but
+The repository keeps its documented layout (README, "What is here"), with `services/` and `shared/` at the top level, but
 installs them under one import package (`kubeling.services...`, `kubeling.shared...`) so nothing
 with a generic name like `services` or `shared` lands in site-packages.
 """

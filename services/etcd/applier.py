@@ -5,7 +5,8 @@ nested txns, compaction, leases).
 deterministic and total: a request that cannot be applied (an unknown lease, a compacted
 revision inside a txn, ...) returns an `EtcdError` *value* and leaves the store untouched; it
 never raises, because an exception inside a pysyncobj replicated method is retried forever and
-wedges the cluster (pysyncobj.md, pitfall 5).
+wedges the cluster (pysyncobj/syncobj.py, `__applyLogEntries`: the last-applied index does not
+move past an entry that raised, so it is applied again on every tick and nothing after it is).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The JSON gateway's wire format: decode request messages into plain Python values, encode
-responses the way grpc-gateway's proto3 JSON does (etcd-gateway.md §3.1).
+responses the way grpc-gateway's proto3 JSON does (grpc-gateway v1's jsonpb marshaler, as etcd 3.4 configures it).
 
 Rules that clients depend on: bytes are standard padded base64; int64 fields are JSON strings in
 responses and either strings or numbers in requests; enums are names or numbers; zero values

@@ -1,5 +1,6 @@
 """etcd's client-visible errors: the gRPC code, its HTTP status through the JSON gateway, and the
-exact messages etcd 3.4 returns (see ../shared/reference/etcd-gateway.md §3.8).
+exact messages etcd 3.4 returns (etcd's api/v3rpc/rpctypes/error.go, as its gateway answers them;
+checked against a live etcd 3.4.23 by tests/conformance).
 
 Clients such as the apiserver and etcdctl match on these strings and codes, so they are copied
 verbatim from etcd's rpctypes rather than paraphrased.

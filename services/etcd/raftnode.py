@@ -1,7 +1,8 @@
 """One Raft member (pysyncobj) configured for etcd-like semantics, and the proposer that turns
 client requests into log entries.
 
-Configuration follows pysyncobj.md's findings: an explicit bind address and a peer secret (peer
+Configuration follows what pysyncobj 0.3.17 needs (measured against its source, syncobj.py and
+config.py): an explicit bind address and a peer secret (peer
 traffic is authenticated, never bare pickle: raftauth.py), a journal *and* a full dump file (a journal
 alone loses state after log compaction), no append batching (otherwise every write waits ~100 ms),
 fast reconnects, a leader that steps down soon after losing its majority, and no waiting for a

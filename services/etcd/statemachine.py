@@ -2,7 +2,7 @@
 
 Exactly one replicated method exists, `apply_batch`, and it must stay the only one: pysyncobj
 numbers replicated methods by sorted name, so adding another would silently remap the journal
-(pysyncobj.md, pitfall 14). New request kinds are new *data* in the batch, handled by applier.py.
+(pysyncobj/syncobj.py, `__init__`'s sorted `_idToMethod`). New request kinds are new *data* in the batch, handled by applier.py.
 
 Threads: by default pysyncobj runs on the event loop (looppoller.py) and everything happens on one
 thread; with `--raft-tick thread` it applies entries on its own tick thread while the HTTP server

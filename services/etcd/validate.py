@@ -59,7 +59,7 @@ def check_txn(t: dict, max_ops: int = MAX_TXN_OPS) -> None:
 def _ivl(key: bytes, range_end: bytes) -> tuple[bytes, bytes | None]:
     """A delete's interval as etcd's adt builds it: a point [k, k+\\0), or [key, range_end) where
     an empty end means +infinity. etcd 3.4 builds `[key, "\\0")` for from-key deletes, which is an
-    empty interval; we keep that so the same txns are accepted (etcd-gateway.md §3.2)."""
+    empty interval; we keep that so the same txns are accepted (etcd 3.4's pkg/adt)."""
     if range_end:
         return key, range_end
     return key, key + b"\x00"

@@ -1,6 +1,6 @@
 """What `kubeling up` runs: the component list and every command line, decided once per cluster.
 
-Addresses follow DESIGN.md's one-machine plan, so every address says what it is: node IPs
+Addresses follow one plan for a whole machine, so every address says what it is: node IPs
 127.0.1.N, pod CIDRs 127.244.N.0/24 (cluster CIDR 127.244.0.0/20), Services from 127.96.0.0/20.
 Several clusters can run on one machine: each takes the first free *address block* k, i.e. node
 IPs 127.0.(1+k).N, pods in 127.244.16k.0/20, Services in 127.96.16k.0/20, so their node agents

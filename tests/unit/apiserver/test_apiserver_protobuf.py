@@ -4,7 +4,7 @@ import pytest
 from kubeling.services.apiserver.api.errors import StatusError
 from kubeling.services.apiserver.protobuf.decoder import decode
 
-# 6b 38 73 00 | 0a 0f (0a 02 "v1" 12 09 "Namespace") | 12 1b (...) | 1a 00 | 22 00   (kubectl-compat.md §1.8)
+# 6b 38 73 00 | 0a 0f (0a 02 "v1" 12 09 "Namespace") | 12 1b (...) | 1a 00 | 22 00   (captured from kubectl 1.32's `create namespace`)
 NAMESPACE_DEV = bytes.fromhex(
     "6b387300" "0a0f" "0a027631" "12094e616d657370616365"
     "121b" "0a13" "0a03646576" "1200" "1a00" "2200" "2a00" "3200" "3800" "4200" "1200" "1a02" "0a00"
