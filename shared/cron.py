@@ -17,13 +17,14 @@ that rule in cronsim, which ANDs when either field starts with `*`.
 """
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
+
+from .strconv import int64_error, parse_duration, parse_int64, quote
 
 __all__ = ["ScheduleError", "Schedule", "parse_standard"]
 
@@ -47,7 +48,6 @@ _FIELDS = (_Bounds(0, 59), _Bounds(0, 23), _Bounds(1, 31), _Bounds(1, 12, _MONTH
 _STAR = "*"  # robfig's starBit, kept as a literal `*` in the field re-written for cronsim
 _DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                 "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-_INT64 = 2 ** 63
 
 
 class Schedule(ABC):
@@ -121,7 +121,7 @@ def _descriptor(spec: str, location: ZoneInfo | None) -> Schedule:
     if spec.startswith("@every "):
         text = spec[len("@every "):]
         try:
-            return EverySchedule(int(go_duration(text)))
+            return EverySchedule(int(parse_duration(text)))
         except ValueError as e:
             raise ScheduleError(f"failed to parse duration {spec}: {e}") from None
     raise ScheduleError(f"unrecognized descriptor: {spec}")
@@ -184,41 +184,9 @@ def _int_or_name(expr: str, names: dict[str, int] | None) -> int:
 
 def _int(expr: str) -> int:
     """parser.go's mustParseInt over Go's strconv.Atoi."""
-    if not re.fullmatch(r"[+-]?[0-9]+", expr):
-        raise ScheduleError(f'failed to parse int from {expr}: strconv.Atoi: parsing "{expr}": invalid syntax')
-    num = int(expr)
-    if not -_INT64 <= num < _INT64:
-        raise ScheduleError(f'failed to parse int from {expr}: strconv.Atoi: parsing "{expr}": value out of range')
+    num = parse_int64(expr)
+    if num is None:
+        raise ScheduleError(f"failed to parse int from {expr}: strconv.Atoi: parsing {quote(expr)}: {int64_error(expr)}")
     if num < 0:
         raise ScheduleError(f"negative number ({num}) not allowed: {expr}")
     return num
-
-
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_COMPONENT = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]*)")
-
-
-def go_duration(text: str) -> float:
-    """Go's time.ParseDuration, in seconds (ValueError with Go's message)."""
-    quoted = f'"{text}"'
-    s = text.lstrip("+-")
-    sign = -1.0 if text.startswith("-") else 1.0
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"time: invalid duration {quoted}")
-    total, pos = 0.0, 0
-    while pos < len(s):
-        m = _GO_COMPONENT.match(s, pos)
-        number, unit = m.group(1), m.group(2)
-        if number in ("", "."):
-            raise ValueError(f"time: invalid duration {quoted}")
-        if not unit:
-            raise ValueError(f"time: missing unit in duration {quoted}")
-        if unit not in _GO_UNITS:
-            raise ValueError(f'time: unknown unit "{unit}" in duration {quoted}')
-        total += float(number) * _GO_UNITS[unit]
-        pos = m.end()
-    if total * 1e9 >= _INT64:
-        raise ValueError(f"time: invalid duration {quoted}")
-    return sign * total

@@ -5,22 +5,21 @@ from __future__ import annotations
 import argparse
 import re
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+from . import strconv
 
 
 def duration(s: str) -> float:
-    """15s, 2m, 1m30s, 500ms, 1h, or plain seconds -> seconds."""
+    """A flag's duration: Go's time.ParseDuration (15s, 2m, 1m30s, 500ms, 1h), or plain seconds;
+    never negative."""
     if re.fullmatch(r"\d+(\.\d+)?", s):
         return float(s)
-    total, pos = 0.0, 0
-    for m in re.finditer(r"(\d+(?:\.\d+)?)(ms|s|m|h)", s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise argparse.ArgumentTypeError(f"invalid duration {s!r}")
-    return total
+    try:
+        seconds = strconv.parse_duration(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid duration {s!r}: {e}") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {s!r}: may not be negative")
+    return seconds
 
 
 def boolean(s: str) -> bool:

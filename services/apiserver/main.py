@@ -6,6 +6,8 @@ import ipaddress
 import signal
 import sys
 
+from kubeling.shared import flags
+
 HELP = """Serve the Kubernetes REST API (v1.32-compatible) over an etcd v3 JSON gateway.
 
 The apiserver is the only component that talks to the store: kubectl, the scheduler, the
@@ -86,8 +88,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if bool(args.kubelet_client_certificate) != bool(args.kubelet_client_key):
         p.error("--kubelet-client-certificate and --kubelet-client-key go together")
     try:
-        args.service_account_max_token_expiration = parse_duration(args.service_account_max_token_expiration)
-    except ValueError:
+        args.service_account_max_token_expiration = flags.duration(args.service_account_max_token_expiration)
+    except argparse.ArgumentTypeError:
         p.error(f"invalid --service-account-max-token-expiration {args.service_account_max_token_expiration!r}")
     try:
         ipaddress.ip_network(args.service_cluster_ip_range, strict=False)
@@ -100,22 +102,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     except ValueError:
         p.error(f"invalid --service-node-port-range {args.service_node_port_range!r} (want e.g. 30000-32767)")
     try:
-        args.etcd_compaction_interval = parse_duration(args.etcd_compaction_interval)
-    except ValueError:
+        args.etcd_compaction_interval = flags.duration(args.etcd_compaction_interval)
+    except argparse.ArgumentTypeError:
         p.error(f"invalid --etcd-compaction-interval {args.etcd_compaction_interval!r} (want e.g. 5m or 30s)")
     return args
-
-
-def parse_duration(text: str) -> float:
-    """Go-style durations as upstream flags take them: 300ms, 30s, 5m, 1h, 1h30m, or plain seconds."""
-    import re
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(text)
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def main(argv: list[str] | None = None) -> int:

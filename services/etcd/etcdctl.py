@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from kubeling.shared import strconv
+
 ETCDCTL_VERSION = "3.4.23"
 API_VERSION = "3.4"
 
@@ -119,17 +121,9 @@ def _parse_bool(s: str) -> bool:
     raise ValueError(f'strconv.ParseBool: parsing "{s}": invalid syntax')
 
 
-_DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(s: str) -> float:
-    """Go's time.ParseDuration ("2s", "500ms", "1m30s"), in seconds."""
-    if s in ("0", ""):
-        return 0.0
-    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", s)
-    if not parts or "".join(n + u for n, u in parts) != s:
-        raise ValueError(f'time: invalid duration "{s}"')
-    return sum(float(n) * _DUR_UNITS[u] for n, u in parts)
+    """A duration flag's value: Go's time.ParseDuration, in seconds ("" is zero, as an unset flag)."""
+    return strconv.parse_duration(s) if s else 0.0
 
 
 def parse_go_int(s: str, base: int = 10) -> int:

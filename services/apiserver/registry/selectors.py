@@ -5,9 +5,10 @@ Grammar as upstream `labels.Parse`: comma-separated requirements, each `k=v`, `k
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from kubeling.shared.strconv import parse_int64, quote
 
 from ..api.errors import bad_request
 from ..validation.names import label_value, qualified_name
@@ -34,7 +35,7 @@ class Requirement:
             return has
         if self.op in ("gt", "lt"):
             # upstream: a label value that is not an int64 never matches
-            have, want = go_int64(v or ""), go_int64(self.values[0])
+            have, want = parse_int64(v or ""), parse_int64(self.values[0])
             if not has or have is None or want is None:
                 return False
             return have > want if self.op == "gt" else have < want
@@ -69,36 +70,6 @@ class LabelSelector:
                 out.append(f"!{r.key}")
         return ",".join(out)
 
-
-def go_int64(text: str) -> int | None:
-    """strconv.ParseInt(text, 10, 64): an optional sign and ASCII digits, within int64."""
-    if not _INT.fullmatch(text):
-        return None
-    n = int(text)
-    return n if -(1 << 63) <= n < (1 << 63) else None
-
-
-def go_quote(text: str) -> str:
-    """Go's %q of a string (strconv.Quote), which upstream's messages use for values."""
-    out = []
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
-
-
-_INT = re.compile(r"[+-]?[0-9]+")
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 # --- the label selector grammar (upstream staging/src/k8s.io/apimachinery/pkg/labels/selector.go) ---
 # Tokens: the lexer splits on whitespace and the special symbols below; `in` and `notin` are
@@ -191,7 +162,7 @@ class _Parser:
             raise ValueError(f"found '{key}', expected: identifier")
         key_errs = qualified_name(key)
         if key_errs:  # upstream validates with a nil field path, hence "<nil>"
-            raise ValueError(f"<nil>: Invalid value: {go_quote(key)}: {'; '.join(key_errs)}")
+            raise ValueError(f"<nil>: Invalid value: {quote(key)}: {'; '.join(key_errs)}")
         if op == "!" or self.lookahead()[0] in ("END", "COMMA"):
             return Requirement(key, op or "exists")
         tok, lit = self.consume(values=False)
@@ -248,12 +219,12 @@ def _new_requirement(key: str, op: str, values: list[str]) -> Requirement:
     """upstream labels.NewRequirement: Gt/Lt take one int64; every value must be a valid label value."""
     errs: list[str] = []
     if op in ("gt", "lt"):
-        errs += [f"values[{i}]: Invalid value: {go_quote(v)}: for 'Gt', 'Lt' operators, the value must be an integer"
-                 for i, v in enumerate(values) if go_int64(v) is None]
+        errs += [f"values[{i}]: Invalid value: {quote(v)}: for 'Gt', 'Lt' operators, the value must be an integer"
+                 for i, v in enumerate(values) if parse_int64(v) is None]
     for i, v in enumerate(values):
         msgs = label_value(v)
         if msgs:
-            errs.append(f"values[{i}][{key}]: Invalid value: {go_quote(v)}: {'; '.join(msgs)}")
+            errs.append(f"values[{i}][{key}]: Invalid value: {quote(v)}: {'; '.join(msgs)}")
     if errs:
         unique = list(dict.fromkeys(errs))
         raise ValueError(unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]")

@@ -15,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from kubeling.shared.strconv import int64_error, parse_int64, quote
+
 from ..api import errors
-from ..registry.selectors import FieldSelector, LabelSelector, go_int64, go_quote, parse_field_selector, parse_label_selector
+from ..registry.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
 from ..validation.field import FieldError, forbidden, invalid, invalid_error, not_supported
 
 MAX_INT64 = (1 << 63) - 1
@@ -36,11 +39,9 @@ def query_int64(query: Mapping[str, str], name: str) -> int | None:
     if name not in query:
         return None
     text = query[name]
-    n = go_int64(text)
+    n = parse_int64(text)
     if n is None:
-        digits = text[1:] if text[:1] in ("+", "-") else text
-        why = "value out of range" if digits.isascii() and digits.isdigit() else "invalid syntax"
-        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(text)}: {why}")
+        raise errors.bad_request(f"strconv.ParseInt: parsing {quote(text)}: {int64_error(text)}")
     return n
 
 
@@ -51,8 +52,8 @@ def parse_resource_version(rv: str) -> int:
     if rv.isascii() and rv.isdigit() and int(rv) < (1 << 64):
         return int(rv)
     why = "value out of range" if rv.isascii() and rv.isdigit() else "invalid syntax"
-    raise errors.bad_request(f"invalid resource version: resourceVersion: Invalid value: {go_quote(rv)}: "
-                             f"strconv.ParseUint: parsing {go_quote(rv)}: {why}")
+    raise errors.bad_request(f"invalid resource version: resourceVersion: Invalid value: {quote(rv)}: "
+                             f"strconv.ParseUint: parsing {quote(rv)}: {why}")
 
 
 def validate_delete_options(opts: dict[str, Any]) -> None:

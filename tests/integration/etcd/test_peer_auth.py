@@ -30,7 +30,6 @@ from kubeling.services.etcd.raftauth import MessageAuthenticator, write_secret_f
 from kubeling.shared.pki import CertificateAuthority
 from tests.support.procs import ProcGroup, free_port, wait_until
 
-from .cluster import StoreCluster
 
 
 class _TouchOnLoad:

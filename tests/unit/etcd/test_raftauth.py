@@ -1,7 +1,6 @@
 """The stdlib authenticator that stands in for pysyncobj's Fernet password layer."""
 from __future__ import annotations
 
-import os
 import stat
 import threading
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kubeling.shared.cron import ScheduleError, go_duration, parse_standard
+from kubeling.shared.cron import ScheduleError, parse_standard
 
 T = datetime(2026, 1, 1, 10, 7, tzinfo=UTC)  # a Thursday
 
@@ -64,13 +64,3 @@ def test_next_follows_the_time_zone_across_daylight_saving():
     s = parse_standard("30 2 * * *")  # 02:30 does not exist on 8 March 2026 in New York
     got = s.next(datetime(2026, 3, 7, 12, 0, tzinfo=ny))
     assert got.tzinfo is not None and got.date().isoformat() in ("2026-03-08", "2026-03-09")
-
-
-def test_go_durations():
-    assert go_duration("1h30m") == 5400
-    assert go_duration("1.5h") == 5400
-    assert go_duration("300ms") == pytest.approx(0.3)
-    assert go_duration("0") == 0
-    for bad, msg in [("1", "missing unit"), ("", "invalid duration"), ("h", "invalid duration"), ("1d", 'unknown unit "d"')]:
-        with pytest.raises(ValueError, match=msg):
-            go_duration(bad)
