@@ -62,7 +62,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield env
     finally:
         # stops exactly the processes this cluster's PID files name
-        kubeling(env, "down", "--name", "cm", check=False)
+        kubeling(env, "down", "--name", "cm", "--purge", check=False)  # and out of the machine-wide registry
 
 
 def kubectl(env: dict, *args: str, input: str | None = None) -> str:
